@@ -1,0 +1,28 @@
+"""seu_sensitivity: SEU sensitivity models, from design matrices to fitted reports.
+
+The public API, in the order of an analysis::
+
+    from seu_sensitivity import factorial_design, stack_cells, simulate_hierarchical
+    design = factorial_design({"llm": ["a", "b"], "prompt": ["neutral", "directive"]})
+    data, truth = simulate_hierarchical(design, n_obs=100, seed=1)
+    data.to_stan()        # the data dict of h_m01
+"""
+
+from __future__ import annotations
+
+from seu_sensitivity.design import Design, design_from_formula, factorial_design
+from seu_sensitivity.stacking import CellData, StackedData, stack_cells
+from seu_sensitivity.simulate import simulate_cell, simulate_hierarchical
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CellData",
+    "Design",
+    "StackedData",
+    "design_from_formula",
+    "factorial_design",
+    "simulate_cell",
+    "simulate_hierarchical",
+    "stack_cells",
+]

@@ -1,0 +1,200 @@
+"""The SEU softmax choice model in NumPy, vectorised over posterior draws.
+
+Every function accepts leading "draws" axes (any number, including none) in
+front of the model's own axes and broadcasts over them, so the same code
+evaluates one parameter point or a whole posterior::
+
+    psi      = subjective_probabilities(beta, w)   # (..., R, K)  softmax(beta w_r)
+    upsilon  = utilities(delta)                    # (..., K)     0, cumsum(delta)
+    eta      = expected_utilities(psi, upsilon)    # (..., R)     psi_r . upsilon
+    p        = choice_probabilities(alpha, eta, I) # (..., M, R)  softmax(alpha eta) on each menu
+    loglik   = log_likelihood(alpha, eta, I, y)    # (..., M)
+
+All softmaxes are computed on the log scale (log-sum-exp), so alpha in the
+thousands neither overflows nor returns NaN. This is the twin of the Stan
+programs: the tests check that Stan's ``log_lik`` equals :func:`log_likelihood`
+on the same draws.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.special import log_softmax, logsumexp
+
+from seu_sensitivity.stacking import CellData, StackedData
+
+__all__ = [
+    "subjective_probabilities",
+    "utilities",
+    "expected_utilities",
+    "choice_log_probabilities",
+    "choice_probabilities",
+    "log_likelihood",
+    "cell_log_likelihood",
+    "stacked_log_likelihood",
+    "sample_choices",
+]
+
+#: draws x observations x menu entries processed at once by log_likelihood
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def subjective_probabilities(beta: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """psi_r = softmax(beta w_r): each alternative's probabilities over K consequences.
+
+    beta : (..., K, D); w : (R, D) or (..., R, D). Returns (..., R, K).
+    """
+    beta = np.asarray(beta, dtype=float)
+    w = np.asarray(w, dtype=float)
+    logits = w @ np.swapaxes(beta, -1, -2)  # (..., R, K)
+    return np.exp(log_softmax(logits, axis=-1))
+
+
+def utilities(delta: np.ndarray, atol: float = 1e-6) -> np.ndarray:
+    """upsilon from increments: upsilon_1 = 0, upsilon_k = delta_1 + ... + delta_{k-1}, upsilon_K = 1.
+
+    delta : (..., K-1) on the simplex (non-negative, summing to one). Returns (..., K).
+    """
+    delta = np.asarray(delta, dtype=float)
+    if delta.ndim == 0 or delta.shape[-1] < 1:
+        raise ValueError("delta must have K - 1 >= 1 increments on its last axis")
+    if np.any(delta < -atol) or not np.allclose(delta.sum(axis=-1), 1.0, atol=atol):
+        raise ValueError("delta must lie on the simplex: non-negative increments summing to 1")
+    upsilon = np.concatenate([np.zeros(delta.shape[:-1] + (1,)), np.cumsum(delta, axis=-1)], axis=-1)
+    upsilon[..., -1] = 1.0  # exact, not 1 - rounding
+    return upsilon
+
+
+def expected_utilities(psi: np.ndarray, upsilon: np.ndarray) -> np.ndarray:
+    """eta_r = sum_k psi_rk upsilon_k. psi : (..., R, K); upsilon : (..., K). Returns (..., R)."""
+    psi = np.asarray(psi, dtype=float)
+    upsilon = np.asarray(upsilon, dtype=float)
+    return np.einsum("...rk,...k->...r", psi, upsilon)
+
+
+def _alpha_eta(alpha: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    alpha = np.asarray(alpha, dtype=float)
+    eta = np.asarray(eta, dtype=float)
+    if np.any(alpha < 0):
+        raise ValueError("alpha must be non-negative")
+    return alpha, eta
+
+
+def choice_log_probabilities(alpha: np.ndarray, eta: np.ndarray, I: np.ndarray) -> np.ndarray:
+    """log P(choose r | menu m) = alpha eta_r - logsumexp over the menu; -inf off the menu.
+
+    alpha : (...); eta : (..., R); I : (M, R). Returns (..., M, R).
+    """
+    alpha, eta = _alpha_eta(alpha, eta)
+    I = np.asarray(I)
+    logits = (alpha[..., None] * eta)[..., None, :]  # (..., 1, R)
+    logits = np.where(I == 1, logits, -np.inf)  # (..., M, R)
+    return log_softmax(logits, axis=-1)
+
+
+def choice_probabilities(alpha: np.ndarray, eta: np.ndarray, I: np.ndarray) -> np.ndarray:
+    """P(choose r | menu m): softmax of alpha eta over each menu, zero off the menu.
+
+    alpha : (...); eta : (..., R); I : (M, R). Returns (..., M, R); rows sum to 1.
+    """
+    return np.exp(choice_log_probabilities(alpha, eta, I))
+
+
+def _padded_menus(I: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, S) alternative indices of each menu, padded with 0, and their mask."""
+    I = np.asarray(I)
+    sizes = I.sum(axis=1)
+    S = int(sizes.max())
+    order = np.argsort(-I, axis=1, kind="stable")[:, :S]  # available alternatives first, in increasing r
+    mask = np.arange(S)[None, :] < sizes[:, None]
+    return np.where(mask, order, 0), mask
+
+
+def log_likelihood(alpha: np.ndarray, eta: np.ndarray, I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log P(y_m | menu m) for every observation.
+
+    alpha : (...); eta : (..., R); I : (M, R); y : (M,) 1-based menu positions.
+    Returns (..., M). Works on menus (M x max menu size), not M x R, and in
+    chunks of draws, so a posterior of thousands of draws fits in memory.
+    """
+    alpha, eta = _alpha_eta(alpha, eta)
+    y = np.asarray(y)
+    menu, mask = _padded_menus(I)
+    lead = np.broadcast_shapes(alpha.shape, eta.shape[:-1])
+    alpha_flat = np.broadcast_to(alpha, lead).reshape(-1)
+    eta_flat = np.broadcast_to(eta, lead + eta.shape[-1:]).reshape(-1, eta.shape[-1])
+    out = np.empty((alpha_flat.shape[0], menu.shape[0]))
+    step = max(1, _CHUNK_ELEMENTS // max(1, menu.size))
+    chosen = np.take_along_axis(menu, (y - 1)[:, None], axis=1)[:, 0]
+    for start in range(0, alpha_flat.shape[0], step):
+        stop = start + step
+        utility = alpha_flat[start:stop, None] * eta_flat[start:stop]  # (n, R)
+        on_menu = np.where(mask, utility[:, menu], -np.inf)  # (n, M, S)
+        out[start:stop] = utility[:, chosen] - logsumexp(on_menu, axis=-1)
+    return out.reshape(lead + (menu.shape[0],))
+
+
+def cell_log_likelihood(cell: CellData, alpha: np.ndarray, beta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Per-observation log likelihood of m_01 for one cell.
+
+    alpha : (...); beta : (..., K, D); delta : (..., K-1). Returns (..., M).
+    """
+    eta = expected_utilities(subjective_probabilities(beta, cell.w), utilities(delta))
+    return log_likelihood(alpha, eta, cell.I, cell.y)
+
+
+def _per_index(values: np.ndarray | Sequence[np.ndarray], count: int, axis_name: str) -> list[np.ndarray]:
+    """Split an array with a (cells|groups) axis, or accept a list of ragged arrays."""
+    if isinstance(values, np.ndarray):
+        if values.ndim < 3 and axis_name == "cells":
+            raise ValueError("beta as an array must have shape (..., J, K, D)")
+        axis = values.ndim - (3 if axis_name == "cells" else 2)
+        if values.shape[axis] != count:
+            raise ValueError(f"expected {count} {axis_name} on axis {axis}, got {values.shape[axis]}")
+        return [np.take(values, i, axis=axis) for i in range(count)]
+    values = list(values)
+    if len(values) != count:
+        raise ValueError(f"expected {count} {axis_name}, got {len(values)}")
+    return [np.asarray(v, dtype=float) for v in values]
+
+
+def stacked_log_likelihood(
+    data: StackedData,
+    alpha: np.ndarray,
+    beta: np.ndarray | Sequence[np.ndarray],
+    delta: np.ndarray | Sequence[np.ndarray],
+) -> np.ndarray:
+    """Per-observation log likelihood of h_m01 given cell-level parameters.
+
+    alpha : (..., J); beta : (..., J, K, D) or a list of J arrays (..., K_j, D);
+    delta : (..., G, K-1) or a list of G arrays (..., K_g - 1). Returns (..., M)
+    in the stacking order of ``data``.
+    """
+    alpha = np.asarray(alpha, dtype=float)
+    if alpha.shape[-1] != data.J:
+        raise ValueError(f"alpha must have J = {data.J} cells on its last axis, got {alpha.shape}")
+    betas = _per_index(beta, data.J, "cells")
+    deltas = _per_index(delta, data.G, "groups")
+    upsilons = [utilities(d) for d in deltas]
+    out = np.empty(alpha.shape[:-1] + (data.M,))
+    for j in range(data.J):
+        rows = np.flatnonzero(data.cell_of == j + 1)
+        psi = subjective_probabilities(betas[j], data.w[data.feature_set[j] - 1])
+        eta = expected_utilities(psi, upsilons[data.group[j] - 1])
+        out[..., rows] = log_likelihood(alpha[..., j], eta, data.I[rows], data.y[rows])
+    return out
+
+
+def sample_choices(rng: np.random.Generator, alpha: float, eta: np.ndarray, I: np.ndarray) -> np.ndarray:
+    """Draw one choice per menu: (M,) 1-based positions among the available alternatives."""
+    probs = choice_probabilities(alpha, eta, I)  # (M, R)
+    cumulative = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0]) * cumulative[:, -1]
+    alternative = (cumulative < u[:, None]).sum(axis=1)
+    alternative = np.minimum(alternative, probs.shape[1] - 1)
+    # guard against landing on an unavailable alternative through rounding
+    alternative = np.where(np.asarray(I)[np.arange(len(alternative)), alternative] == 1, alternative,
+                           np.argmax(probs, axis=1))
+    return np.cumsum(I, axis=1)[np.arange(len(alternative)), alternative]
