@@ -188,7 +188,7 @@ def factorial_design(
         array = np.asarray(values, dtype=float)
         bad = np.flatnonzero(~np.isfinite(array))
         if bad.size:
-            raise ValueError(f"continuous predictor {name!r} has a non-finite value {values[bad[0]]!r}")
+            raise ValueError(f"continuous predictor {name!r} has a non-finite value {array[bad[0]]}")
         continuous[name] = values
 
     all_names = list(checked) + list(continuous)
@@ -248,7 +248,7 @@ def design_from_formula(cells: pd.DataFrame, formula: str) -> Design:
         if bad.size:
             row = bad[0]
             raise ValueError(
-                f"cells: column {column!r} has a non-finite value {cells[column].iloc[row]!r} "
+                f"cells: column {column!r} has a non-finite value {values[row]} "
                 f"in cell {cells['cell_id'].iloc[row]!r} (row {row})"
             )
     return _build(cells.reset_index(drop=True), formula, "formula", ())

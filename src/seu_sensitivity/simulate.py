@@ -30,8 +30,11 @@ def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def random_menus(M: int, R: int, seed: Seed = None, min_size: int = 2, max_size: int = 4) -> np.ndarray:
-    """(M, R) 0/1 availability: each problem offers between min_size and max_size distinct alternatives."""
+def random_menus(M: int, R: int, seed: Seed = None, min_size: int = 2, max_size: int | None = None) -> np.ndarray:
+    """(M, R) 0/1 availability: each problem offers between min_size and max_size
+    (default min(4, R)) distinct alternatives, sizes uniform."""
+    if max_size is None:
+        max_size = min(4, R)
     if not 2 <= min_size <= max_size <= R:
         raise ValueError(f"need 2 <= min_size <= max_size <= R, got {min_size}, {max_size}, R = {R}")
     rng = _rng(seed)

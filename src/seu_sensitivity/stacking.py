@@ -362,14 +362,18 @@ class StackedData:
 
         ``frame`` needs ``cell_id``, ``menu`` (1-based alternatives) and
         ``choice`` (1-based menu position); ``problem`` orders rows within a
-        cell when present. Cells appear in order of first appearance. ``w``
+        cell when present. Cells are ordered by the ``cell`` column when present,
+        else by first appearance. ``w``
         is one R x D matrix for all cells or a mapping cell id -> matrix; ``K``
         likewise.
         """
         missing = [column for column in ("cell_id", "menu", "choice") if column not in frame.columns]
         if missing:
             raise ValueError(f"frame: missing column(s) {', '.join(missing)}")
-        order = list(dict.fromkeys(frame["cell_id"].astype(str)))
+        if "cell" in frame.columns:  # the stacking order, when the frame records it
+            order = list(dict.fromkeys(frame.sort_values("cell", kind="stable")["cell_id"].astype(str)))
+        else:
+            order = list(dict.fromkeys(frame["cell_id"].astype(str)))
         cells = []
         for cell_id in order:
             part = frame[frame["cell_id"].astype(str) == cell_id]
