@@ -1,0 +1,81 @@
+"""Datasets shipped with the project, loaded by name.
+
+>>> schools = eight_schools()
+>>> schools.shape
+(8, 3)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from seu_sensitivity.paths import project_root
+from seu_sensitivity.stacking import CellData
+
+__all__ = ["eight_schools", "factorial_pilot", "factorial_pilot_dir"]
+
+#: columns of the cells table returned by factorial_pilot, in order
+PILOT_COLUMNS = ["cell_id", "llm", "task", "temperature", "K", "M"]
+#: factor levels in the order the chapters use (the first is the treatment reference)
+PILOT_LLMS = ["gpt-4o", "claude-sonnet-4"]
+PILOT_TASKS = ["insurance", "ellsberg"]
+
+
+def eight_schools() -> pd.DataFrame:
+    """Rubin's (1981) eight schools: estimated coaching effects on SAT-V and their standard errors.
+
+    Columns ``school`` (A-H), ``y`` (estimated effect, points) and ``sigma``
+    (its standard error), as published and reproduced in Gelman et al. (2013, sec. 5.5).
+    """
+    return pd.DataFrame(
+        {
+            "school": list("ABCDEFGH"),
+            "y": [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0],
+            "sigma": [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0],
+        }
+    )
+
+
+def factorial_pilot_dir() -> Path:
+    """Folder of the factorial pilot data (files, README, manifest, upstream licence)."""
+    return project_root() / "applications" / "factorial_synthesis" / "data"
+
+
+def factorial_pilot(folder: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, CellData]]:
+    """The real factorial pilot: two LLMs x two tasks x five temperatures (20 cells).
+
+    Returns ``(cells, data)``: ``cells`` has one row per dataset with
+    ``cell_id``, ``llm``, ``task``, ``temperature``, ``K`` and ``M`` (``llm`` and
+    ``task`` are ordered Categoricals with gpt-4o and insurance first);
+    ``data`` maps ``cell_id`` to the :class:`CellData` read from its file.
+    Each file's factors and sizes are checked against the manifest.
+
+    Source: the public repository jeffhelzner/seu-sensitivity (MIT licence; see
+    ``LICENSE-upstream`` in the data folder).
+    """
+    folder = Path(folder) if folder is not None else factorial_pilot_dir()
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"factorial pilot manifest not found: {manifest_path}")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    rows, data = [], {}
+    for position, entry in enumerate(manifest):
+        missing = [key for key in ("file", "llm", "task", "temperature", "K", "M") if key not in entry]
+        if missing:
+            raise ValueError(f"{manifest_path}: entry {position} lacks {', '.join(missing)}")
+        cell_id = Path(entry["file"]).stem
+        cell = CellData.from_stan_json(folder / entry["file"], cell_id=cell_id)
+        for key in ("K", "M"):
+            if getattr(cell, key) != entry[key]:
+                raise ValueError(f"{entry['file']}: manifest says {key} = {entry[key]}, the file has {getattr(cell, key)}")
+        data[cell_id] = cell
+        rows.append([cell_id, entry["llm"], entry["task"], float(entry["temperature"]), cell.K, cell.M])
+    cells = pd.DataFrame(rows, columns=PILOT_COLUMNS)
+    cells["llm"] = pd.Categorical(cells["llm"], categories=PILOT_LLMS)
+    cells["task"] = pd.Categorical(cells["task"], categories=PILOT_TASKS)
+    if cells["llm"].isna().any() or cells["task"].isna().any():
+        raise ValueError(f"{manifest_path}: an llm or task outside {PILOT_LLMS} / {PILOT_TASKS}")
+    return cells, data
