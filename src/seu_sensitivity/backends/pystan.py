@@ -1,0 +1,142 @@
+"""PyStan 3 backend (installs from PyPI with its own stanc and Stan headers).
+
+httpstan caches every compiled program under ``~/.cache/httpstan`` keyed by
+its source, so a program compiles once per machine and is reused across
+processes. Works inside a Jupyter kernel: when an event loop is already
+running (nbclient, IPython), ``nest_asyncio`` is applied first, since PyStan
+calls ``asyncio.run`` internally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from seu_sensitivity.backends.base import Backend, BackendUnavailable, SampleResult, StanProgram
+
+__all__ = ["PyStanBackend", "ensure_event_loop_compat"]
+
+#: CmdStanPy-style sampler names -> PyStan's names
+_RENAME = {"adapt_delta": "delta", "max_treedepth": "max_depth", "step_size": "stepsize"}
+#: PyStan sampler statistic -> ArviZ name
+_STATS = {
+    "lp__": "lp",
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+
+
+def ensure_event_loop_compat() -> None:
+    """Apply ``nest_asyncio`` when called with an event loop running (Jupyter), else do nothing."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    try:
+        import nest_asyncio
+    except ImportError as error:  # pragma: no cover - nest-asyncio is a requirement
+        raise BackendUnavailable(
+            "PyStan inside a running event loop (a Jupyter kernel) needs nest-asyncio: pip install nest-asyncio"
+        ) from error
+    nest_asyncio.apply()
+
+
+class PyStanBackend(Backend):
+    """Sample with PyStan 3 (``stan.build`` + ``model.sample``).
+
+    Sampler settings use CmdStanPy's names (``adapt_delta``, ``max_treedepth``,
+    ``step_size``); PyStan's own names (``delta``, ``max_depth``, ``stepsize``)
+    are accepted too.
+    """
+
+    name = "pystan"
+    install_hint = "Install PyStan 3 with: pip install pystan (Linux or macOS, needs a C++ compiler)."
+
+    @classmethod
+    def available(cls) -> bool:
+        try:
+            import httpstan  # noqa: F401
+            import stan  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def versions(self) -> dict[str, str]:
+        import httpstan
+        import stan
+
+        return {"pystan": stan.__version__, "httpstan": httpstan.__version__}
+
+    @staticmethod
+    def sampler_arguments(sampler: Mapping[str, Any]) -> dict[str, Any]:
+        """Translate sampler settings to PyStan's keyword names."""
+        return {_RENAME.get(key, key): value for key, value in sampler.items()}
+
+    def sample(
+        self,
+        program: StanProgram,
+        data: Mapping[str, Any],
+        *,
+        chains: int,
+        warmup: int,
+        draws: int,
+        seed: int,
+        save_warmup_stats: bool = False,
+        **sampler: Any,
+    ) -> SampleResult:
+        import stan
+
+        ensure_event_loop_compat()
+        start = time.perf_counter()
+        model = stan.build(program.source, data=dict(data), random_seed=int(seed))
+        built = time.perf_counter()
+        fit = model.sample(
+            num_chains=chains,
+            num_warmup=warmup,
+            num_samples=draws,
+            save_warmup=save_warmup_stats,
+            **self.sampler_arguments(sampler),
+        )
+        done = time.perf_counter()
+        skip = warmup if save_warmup_stats else 0
+
+        def chains_first(array: np.ndarray) -> np.ndarray:
+            # PyStan: (*stan_shape, n_saved * chains), chain index fastest
+            lead = array.shape[:-1]
+            array = array.reshape(*lead, -1, chains)  # (*shape, draw, chain)
+            return np.moveaxis(array, (-1, -2), (0, 1))  # (chain, draw, *shape)
+
+        out: dict[str, np.ndarray] = {}
+        for name, dims in zip(fit.param_names, fit.dims):
+            if 0 in dims:  # zero-size variable (e.g. gamma when P = 0)
+                out[name] = np.zeros((chains, draws, *dims))
+                continue
+            values = chains_first(np.asarray(fit[name]))
+            out[name] = values[:, skip:].reshape((chains, draws, *dims))
+        stats: dict[str, np.ndarray] = {}
+        warmup_steps = None
+        for stan_name, arviz_name in _STATS.items():
+            if stan_name not in fit.sample_and_sampler_param_names:
+                continue
+            values = chains_first(np.asarray(fit[stan_name])[0])
+            if stan_name == "n_leapfrog__" and save_warmup_stats:
+                warmup_steps = values[:, :skip].astype(np.int64)
+            values = values[:, skip:]
+            if arviz_name == "diverging":
+                values = values.astype(bool)
+            elif arviz_name in ("tree_depth", "n_steps"):
+                values = values.astype(np.int64)
+            stats[arviz_name] = values
+        return SampleResult(
+            draws=out,
+            sample_stats=stats,
+            warmup_n_steps=warmup_steps,
+            timing={"build": built - start, "sample": done - built},
+        )

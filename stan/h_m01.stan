@@ -1,0 +1,193 @@
+// h_m01: hierarchical SEU sensitivity model over J cells (seed 000), non-centred.
+//
+//   log(alpha_j) = gamma0 + X_j gamma + sigma_cell * z_j,   z_j ~ Normal(0, 1)
+//   beta_j  (K_j x D)   cell-specific feature -> subjective-probability map
+//   delta_g (K_g - 1)   utility increments, shared by the cells of utility group g
+//   psi_jr = softmax(beta_j w_{f(j),r}),  eta_jr = psi_jr . upsilon_g(j)
+//   y_m ~ categorical_logit(alpha_cell[m] * eta over the menu of m)
+//
+// One program serves the seed's design (G = 1, F = 1: one K, features shared
+// by all cells) and the pilot design (one feature matrix per cell, delta
+// shared within a task, tasks with different K in one model). Because K
+// differs between groups, beta and delta are ragged: they are stored flat
+// (beta_flat: cell j's K_j x D block, column-major; delta_flat: group g's
+// K_g - 1 increments) and the Python side reshapes them into NaN-padded
+// arrays.
+//
+// Priors are data (defaults in seu_sensitivity.models.HM01Priors):
+//   gamma0 ~ Normal(gamma0_mu, gamma0_sd)      default (3.0, 1.0)
+//   gamma_p ~ Normal(0, gamma_sd)              default 1.0
+//   sigma_cell ~ HalfNormal(sigma_cell_sd)     default 0.5
+//   beta_j[k, d] ~ Normal(0, beta_sd)          default 1.0
+//   delta_g ~ Dirichlet(1)                     stick-breaking, as Stan's own simplex
+//
+// fix_hyper = 1 holds gamma0 = gamma0_fixed and sigma_cell = sigma_cell_fixed
+// (they are then not parameters): with J = 1 and P = 0 the model is m_01 with
+// alpha ~ LogNormal(gamma0_fixed, sigma_cell_fixed) (the reduction check).
+functions {
+  // Stick-breaking map R^N -> (N+1)-simplex, exactly the transform Stan 2.35
+  // uses for `simplex` declarations; adds its log Jacobian to target, so a
+  // flat density on the simplex (Dirichlet(1)) needs no further term.
+  vector stick_simplex_lp(vector u) {
+    int N = rows(u);
+    vector[N + 1] x;
+    real stick = 1;
+    for (k in 1:N) {
+      real a = u[k] - log(N + 1 - k);
+      x[k] = stick * inv_logit(a);
+      target += log(stick) + log_inv_logit(a) + log1m_inv_logit(a);
+      stick -= x[k];
+    }
+    x[N + 1] = stick;
+    return x;
+  }
+
+  // eta of every (cell, alternative): J*R vector, cell j at (j-1)*R + 1 .. j*R.
+  // psi and eta are computed once per (cell, alternative), never per observation.
+  vector all_eta(array[] matrix w, array[] int feature_set, array[] int group,
+                 array[] int K, int D, vector beta_flat, array[] int beta_start,
+                 vector delta_flat, array[] int delta_start) {
+    int J = size(feature_set);
+    int R = rows(w[1]);
+    vector[J * R] eta;
+    for (j in 1:J) {
+      int Kj = K[group[j]];
+      matrix[Kj, D] beta = to_matrix(segment(beta_flat, beta_start[j], Kj * D), Kj, D);
+      vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
+      matrix[R, Kj] logits = w[feature_set[j]] * beta';
+      for (r in 1:R)
+        eta[(j - 1) * R + r] = softmax(logits[r]') ' * upsilon;
+    }
+    return eta;
+  }
+}
+data {
+  int<lower=1> J;                        // cells
+  int<lower=0> P;                        // predictors
+  matrix[J, P] X;                        // design matrix, no intercept
+  int<lower=1> G;                        // utility groups (cells sharing delta)
+  array[G] int K;                        // consequences of each group
+  array[J] int<lower=1, upper=G> group;  // group of each cell
+  int<lower=1> D;                        // feature dimensions
+  int<lower=2> R;                        // alternatives
+  int<lower=1> F;                        // distinct feature matrices
+  array[F] matrix[R, D] w;
+  array[J] int<lower=1, upper=F> feature_set;
+  int<lower=1> M;                        // observations, all cells
+  array[M] int<lower=1, upper=J> cell;
+  array[M, R] int<lower=0, upper=1> I;   // menus
+  array[M] int<lower=1> y;               // 1-based position among the menu's alternatives (increasing r)
+  // priors
+  real gamma0_mu;
+  real<lower=0> gamma0_sd;
+  real<lower=0> gamma_sd;
+  real<lower=0> sigma_cell_sd;
+  real<lower=0> beta_sd;
+  // population predictive: alpha of a new cell at each row of X_new
+  int<lower=0> N_new;
+  matrix[N_new, P] X_new;
+  // reduction check: hold gamma0 and sigma_cell fixed
+  int<lower=0, upper=1> fix_hyper;
+  real gamma0_fixed;
+  real<lower=0> sigma_cell_fixed;
+}
+transformed data {
+  array[J] int beta_start;
+  array[G] int delta_start;              // start of group g in delta_flat
+  array[G] int delta_free_start;         // start of group g in delta_free
+  int N_beta = 0;
+  int N_delta = 0;
+  int N_delta_free = 0;
+  for (g in 1:G) {
+    if (K[g] < 2)
+      reject("utility group ", g, ": K = ", K[g], "; a choice model needs at least 2 consequences");
+    delta_start[g] = N_delta + 1;
+    delta_free_start[g] = N_delta_free + 1;
+    N_delta += K[g] - 1;
+    N_delta_free += K[g] - 2;
+  }
+  for (j in 1:J) {
+    beta_start[j] = N_beta + 1;
+    N_beta += K[group[j]] * D;
+  }
+  array[M] int menu_size;
+  array[M] int menu_start;
+  int N_menu = 0;
+  for (m in 1:M) {
+    menu_size[m] = sum(I[m]);
+    if (menu_size[m] < 2)
+      reject("observation ", m, " (cell ", cell[m], "): the menu has ", menu_size[m],
+             " alternative(s); a menu needs at least 2");
+    if (y[m] > menu_size[m])
+      reject("observation ", m, " (cell ", cell[m], "): y = ", y[m], " is outside 1..", menu_size[m],
+             " (the menu size)");
+    menu_start[m] = N_menu + 1;
+    N_menu += menu_size[m];
+  }
+  // index into all_eta of each menu entry: (cell - 1) * R + r
+  array[N_menu] int menu_idx;
+  {
+    int pos = 1;
+    for (m in 1:M) {
+      for (r in 1:R) {
+        if (I[m, r] == 1) {
+          menu_idx[pos] = (cell[m] - 1) * R + r;
+          pos += 1;
+        }
+      }
+    }
+  }
+}
+parameters {
+  array[1 - fix_hyper] real gamma0_free;
+  array[1 - fix_hyper] real<lower=0> sigma_cell_free;
+  vector[P] gamma;
+  vector[J] z;
+  vector[N_beta] beta_flat;
+  vector[N_delta_free] delta_free;
+}
+transformed parameters {
+  real gamma0;
+  real<lower=0> sigma_cell;
+  if (fix_hyper == 1) {
+    gamma0 = gamma0_fixed;
+    sigma_cell = sigma_cell_fixed;
+  } else {
+    gamma0 = gamma0_free[1];
+    sigma_cell = sigma_cell_free[1];
+  }
+  vector[J] log_alpha = gamma0 + X * gamma + sigma_cell * z;
+  vector[J] alpha = exp(log_alpha);
+  vector[N_delta] delta_flat;
+  for (g in 1:G)
+    delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
+      = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
+}
+model {
+  gamma0_free ~ normal(gamma0_mu, gamma0_sd);
+  sigma_cell_free ~ normal(0, sigma_cell_sd);
+  gamma ~ normal(0, gamma_sd);
+  z ~ std_normal();
+  beta_flat ~ normal(0, beta_sd);
+  // delta_g ~ Dirichlet(1): flat on the simplex; the Jacobian is in stick_simplex_lp
+  {
+    vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_flat, beta_start, delta_flat, delta_start);
+    for (m in 1:M)
+      y[m] ~ categorical_logit(alpha[cell[m]] * eta[segment(menu_idx, menu_start[m], menu_size[m])]);
+  }
+}
+generated quantities {
+  vector[M] log_lik;
+  array[M] int y_rep;
+  vector[N_new] alpha_new;
+  {
+    vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_flat, beta_start, delta_flat, delta_start);
+    for (m in 1:M) {
+      vector[menu_size[m]] u = alpha[cell[m]] * eta[segment(menu_idx, menu_start[m], menu_size[m])];
+      log_lik[m] = categorical_logit_lpmf(y[m] | u);
+      y_rep[m] = categorical_logit_rng(u);
+    }
+  }
+  for (n in 1:N_new)
+    alpha_new[n] = exp(gamma0 + X_new[n] * gamma + sigma_cell * normal_rng(0, 1));
+}
