@@ -1,0 +1,81 @@
+"""Test statistics for posterior predictive checks of choice data.
+
+Each statistic is a function of the menus ``I`` (M x R) and choices ``y``
+(1-based menu positions), vectorised over leading replication axes of ``y``
+so the same call evaluates the observed data (shape (M,)) and the replicated
+data of a posterior predictive distribution (shape (..., M)).
+
+>>> I = np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]])
+>>> choice_shares(I, np.array([1, 1, 2])).tolist()
+[1.0, 0.0, 1.0]
+>>> repeat_consistency(I, np.array([1, 2, 1]))
+0.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seu_sensitivity.stacking import choice_to_alternative
+
+__all__ = ["chosen_alternatives", "choice_shares", "repeat_consistency", "ppc_p_value"]
+
+
+def chosen_alternatives(I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """0-based alternative chosen in each problem; y : (..., M) -> (..., M)."""
+    I = np.asarray(I)
+    y = np.asarray(y)
+    flat = y.reshape(-1, y.shape[-1])
+    out = np.stack([choice_to_alternative(I, row) for row in flat])
+    return out.reshape(y.shape)
+
+
+def choice_shares(I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For each alternative r: the share of the problems offering r in which r was chosen.
+
+    y : (..., M) -> (..., R); NaN for an alternative never offered.
+    """
+    I = np.asarray(I)
+    chosen = chosen_alternatives(I, y)
+    R = I.shape[1]
+    counts = (chosen[..., None] == np.arange(R)).sum(axis=-2)
+    offered = I.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(offered > 0, counts / np.maximum(offered, 1), np.nan)
+
+
+def repeat_consistency(I: np.ndarray, y: np.ndarray) -> np.ndarray | float:
+    """Share of repeated menus (identical sets offered two or more times) always answered alike.
+
+    A deterministic SEU maximiser scores 1; uniform random choice scores about
+    the mean over repeated menus of (1/size)^(repeats - 1). y : (..., M) -> (...).
+    Raises ValueError when no menu is repeated.
+    """
+    I = np.asarray(I)
+    chosen = chosen_alternatives(I, y)
+    _, menu_id, repeats = np.unique(I, axis=0, return_inverse=True, return_counts=True)
+    menu_id = menu_id.ravel()
+    repeated = np.flatnonzero(repeats >= 2)
+    if repeated.size == 0:
+        raise ValueError("repeat_consistency: no menu is offered more than once")
+    consistent = []
+    for menu in repeated:
+        rows = np.flatnonzero(menu_id == menu)
+        answers = chosen[..., rows]
+        consistent.append(np.all(answers == answers[..., :1], axis=-1))
+    result = np.mean(np.stack(consistent, axis=-1), axis=-1)
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def ppc_p_value(observed: float | np.ndarray, replicated: np.ndarray) -> float | np.ndarray:
+    """Posterior predictive p-value P(T(y_rep) >= T(y)), over the leading replication axes.
+
+    Ties count one half, so a discrete statistic equal to the observed value in
+    every replication gives 0.5 rather than 1.
+    """
+    replicated = np.asarray(replicated)
+    observed = np.asarray(observed)
+    axes = tuple(range(replicated.ndim - observed.ndim))
+    greater = (replicated > observed).mean(axis=axes)
+    ties = (replicated == observed).mean(axis=axes)
+    return greater + 0.5 * ties

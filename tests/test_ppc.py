@@ -1,0 +1,67 @@
+"""Posterior predictive statistics: definitions, vectorisation, and behaviour under simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seu_sensitivity import ppc
+from seu_sensitivity.choice import choice_probabilities
+from seu_sensitivity.simulate import random_menus, simulate_cell
+
+
+def test_choice_shares_count_choices_among_offers():
+    I = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0]])
+    y = np.array([2, 1, 2])  # chooses alternatives 1, 0, 2 (0-based)
+    shares = ppc.choice_shares(I, y)
+    np.testing.assert_allclose(shares[:3], [1 / 2, 1 / 2, 1 / 2])
+    assert np.isnan(shares[3])  # never offered
+    # second replication chooses alternatives 0, 0, 1: shares 2/2, 1/2, 0/2
+    many = ppc.choice_shares(I, np.stack([y, np.array([1, 1, 1])]))
+    assert many.shape == (2, 4)
+    np.testing.assert_allclose(many[1, :3], [2 / 2, 1 / 2, 0 / 2])
+
+
+def test_repeat_consistency_extremes_and_vectorisation():
+    I = np.tile(random_menus(20, 6, seed=1), (3, 1))  # every menu shown three times
+    cell, truth = simulate_cell(M=60, R=6, D=2, alpha=1e6, I=I, seed=2)
+    assert ppc.repeat_consistency(cell.I, cell.y) == 1.0  # near-deterministic maximiser
+    ys = np.stack([cell.y, cell.y])
+    np.testing.assert_array_equal(ppc.repeat_consistency(cell.I, ys), [1.0, 1.0])
+    with pytest.raises(ValueError, match="no menu is offered more than once"):
+        ppc.repeat_consistency(random_menus(3, 30, seed=3), np.array([1, 1, 1]))
+
+
+def test_repeat_consistency_at_zero_alpha_matches_its_expectation():
+    """Uniform choice: E[consistency] = mean over menus of (1/size)^2 for three repeats.
+    400 distinct menus; tolerance 4 standard errors of a mean of Bernoulli indicators."""
+    menus = random_menus(400, 12, seed=4)
+    I = np.tile(menus, (3, 1))
+    cell, _ = simulate_cell(M=1200, R=12, D=2, alpha=0.0, I=I, seed=5)
+    expected_each = (1.0 / menus.sum(axis=1)) ** 2
+    expected = expected_each.mean()
+    se = np.sqrt(np.sum(expected_each * (1 - expected_each))) / 400
+    # identical menus drawn twice merge into one group with more repeats; rare with R = 12
+    assert abs(ppc.repeat_consistency(cell.I, cell.y) - expected) < 4 * se + 0.01
+
+
+def test_shares_are_unbiased_for_choice_probabilities():
+    """Replicated choice shares average to the model's choice probabilities (Monte Carlo, 4 SE)."""
+    cell, truth = simulate_cell(M=400, R=8, D=2, alpha=8.0, seed=6)
+    rng = np.random.default_rng(7)
+    from seu_sensitivity.choice import sample_choices
+
+    reps = np.stack([sample_choices(rng, 8.0, truth["eta"], cell.I) for _ in range(300)])
+    shares = ppc.choice_shares(cell.I, reps).mean(axis=0)
+    p = choice_probabilities(8.0, truth["eta"], cell.I)  # (M, R)
+    expected = p.sum(axis=0) / cell.I.sum(axis=0)
+    per_rep_var = (p * (1 - p)).sum(axis=0) / cell.I.sum(axis=0) ** 2
+    se = np.sqrt(per_rep_var / 300)
+    assert np.all(np.abs(shares - expected) < 4 * se + 1e-12)
+
+
+def test_ppc_p_value_counts_ties_half():
+    assert ppc.ppc_p_value(1.0, np.ones(10)) == 0.5
+    assert ppc.ppc_p_value(0.0, np.array([1.0, 2.0, -1.0, 0.0])) == pytest.approx((2 + 0.5) / 4)
+    vec = ppc.ppc_p_value(np.array([0.0, 5.0]), np.array([[1.0, 1.0], [2.0, 2.0]]))
+    np.testing.assert_allclose(vec, [1.0, 0.0])
