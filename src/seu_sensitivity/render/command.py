@@ -1,0 +1,61 @@
+"""``seu render [FILES...] [--engine auto|quarto|builtin] [--quick] [--output-dir DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import RenderError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``seu render``."""
+    parser.add_argument("files", nargs="*", metavar="FILES",
+                        help="chapters to render (default: the whole book listed in _quarto.yml)")
+    parser.add_argument("--engine", choices=["auto", "quarto", "builtin"], default="auto",
+                        help="quarto, the built-in engine (Jupyter kernel + pandoc), or auto: "
+                             "Quarto when it is installed (default)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small settings (fewer draws and replications): what the tests run")
+    parser.add_argument("--output-dir", metavar="DIR", default=None,
+                        help="where the site goes (default: project.output-dir of _quarto.yml, _book/)")
+    parser.add_argument("--project", metavar="DIR", default=None,
+                        help="the book project folder (default: the seu_sensitivity project)")
+
+
+def _project_dir(args: argparse.Namespace) -> Path:
+    if args.project:
+        return Path(args.project).resolve()
+    from ..paths import project_root
+
+    return project_root()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render with the chosen engine; return the exit status."""
+    from .quarto import find_quarto, render_with_quarto
+
+    root = _project_dir(args)
+    output_dir = str(Path(args.output_dir).resolve()) if args.output_dir else None
+    # files are given relative to the working directory; the engines run in the project
+    files = [os.path.relpath(Path(f).resolve(), root) for f in args.files]
+    engine = args.engine
+    try:
+        if engine == "auto":
+            engine = "quarto" if find_quarto() else "builtin"
+            reason = "Quarto found" if engine == "quarto" else "Quarto not found"
+            print(f"seu render: {reason}, using the {engine} engine", flush=True)
+        if engine == "quarto":
+            return render_with_quarto(root, files, quick=args.quick, output_dir=output_dir)
+        from .builtin import render_book
+
+        timings = render_book(root, files, quick=args.quick, output_dir=output_dir)
+        total = sum(t.total for t in timings)
+        out = output_dir or root / "_book"
+        print(f"seu render: {len(timings)} page(s) in {total:.1f} s -> {out}", flush=True)
+        return 0
+    except RenderError as exc:
+        print(f"seu render: error: {exc}", file=sys.stderr, flush=True)
+        return 1
