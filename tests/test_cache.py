@@ -12,6 +12,8 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -412,6 +414,32 @@ def test_crash_between_renames_leaves_an_uncommitted_entry(cache: FitCache, monk
     assert not list(cache.folder(key).glob("*.tmp"))
     with pytest.warns(CorruptCacheEntryWarning, match="without sidecar"):
         assert cache.load(key) is None
+
+
+def test_reader_waits_for_a_writer_between_renames(cache: FitCache) -> None:
+    """An entry caught between store()'s two renames looks incomplete; load must
+    re-check under the lock (and so wait for the writer) instead of deleting it."""
+    key = FitCache.make_key(x=1)
+    cache.store(key, make_idata(1), {})
+    committed = cache.sidecar_path(key).read_bytes()
+    torn = threading.Event()
+
+    def writer() -> None:
+        with cache.lock(key):
+            cache.sidecar_path(key).unlink()  # the state store() passes through
+            torn.set()
+            time.sleep(0.5)  # gives the reader time to find the torn entry (the assertion does not depend on it)
+            cache.sidecar_path(key).write_bytes(committed)  # the commit
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    torn.wait()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptCacheEntryWarning)
+        loaded = FitCache(cache.root).load(key)
+    thread.join()
+    assert loaded is not None
+    assert_same_idata(loaded, make_idata(1))
 
 
 # --------------------------------------------------------------------------- verify and clear
