@@ -166,9 +166,9 @@ class Checks:
         if not self._checks:
             raise ValueError("no proposition checks were made")
         if display:
-            from IPython.display import display as show
+            from IPython.display import HTML, display as show
 
-            show(self.table())
+            show(HTML(self.table().to_html(index=False, classes="proposition-checks", border=0)))
         failed = self.failed
         if failed:
             raise PropositionCheckFailed(failed, len(self._checks))

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     root = _project_dir(args)
     output_dir = str(Path(args.output_dir).resolve()) if args.output_dir else None
     # files are given relative to the working directory; the engines run in the project
-    files = [os.path.relpath(Path(f).resolve(), root) for f in args.files]
+    # (a name that is not a file here is taken relative to the project)
+    files = [os.path.relpath(Path(f).resolve(), root) if Path(f).exists() else f for f in args.files]
     engine = args.engine
     try:
         if engine == "auto":

@@ -435,11 +435,11 @@ def convert_chapter(markdown: str, *, title: str, chapter_number: str | None, pa
     """
     attrs = f"#{title_id} .chapter-title" if title_id else ".chapter-title"
     ast = markdown_to_ast(f"# {title} {{{attrs}}}\n\n{markdown}", where)
+    transform_callouts(ast)  # first: a callout's title heading is not a section
     own = number_chapter(ast, chapter_number, page)
     book_labels = {k: v for k, v in labels.items() if v.page != page}
     book_labels.update(own)
     resolve_references(ast, book_labels, page, where)
-    transform_callouts(ast)
     toc = table_of_contents(ast)
     ast["blocks"][:0] = [toc, _raw(TOC_MARKER)]
     out = ast_to_html(ast, where, bibliography)
@@ -452,6 +452,7 @@ def scan_labels(markdown: str, *, title: str, chapter_number: str | None, page: 
     """Labels of a chapter that is not rendered now, from its unexecuted markdown."""
     attrs = f"#{title_id} .chapter-title" if title_id else ".chapter-title"
     ast = markdown_to_ast(f"# {title} {{{attrs}}}\n\n{markdown}", where)
+    transform_callouts(ast)
     return number_chapter(ast, chapter_number, page)
 
 

@@ -141,8 +141,7 @@ def cell_markdown(cell: CodeCell, outputs: list[Any], figures: FigureStore, cell
                 image_mime = next((m for m in _IMAGE_TYPES if m in data), None)
                 if image_mime:
                     name = f"{label or f'cell-{cell_number}'}-output-{len(images) + 1}"
-                    images.append(figures.save(name, image_mime, data[image_mime]))
-                    shown.append(f"![]({images[-1]})")
+                    images.append(f"![]({figures.save(name, image_mime, data[image_mime])})")
                 elif "text/markdown" in data:
                     shown.append(data["text/markdown"])
                 elif "text/html" in data:
@@ -161,9 +160,13 @@ def cell_markdown(cell: CodeCell, outputs: list[Any], figures: FigureStore, cell
     tbl_cap = opts.get("tbl-cap")
     body = "\n\n".join(shown)
     if label.startswith("fig-") or (fig_cap and images):
+        # the figure holds the images; other outputs (printed text) come before it
         float_id = f"#{label} " if label.startswith("fig-") else ""
         caption = f"\n\n::: {{.float-caption}}\n{fig_cap}\n:::" if fig_cap else ""
-        body = f":::: {{{float_id}.quarto-float .quarto-figure}}\n{body}{caption}\n::::"
+        figure = f":::: {{{float_id}.quarto-float .quarto-figure}}\n" + "\n\n".join(images) + f"{caption}\n::::"
+        body = "\n\n".join([*shown, figure])
+    elif images:
+        body = "\n\n".join([*shown, *images])
     elif label.startswith("tbl-") or tbl_cap:
         float_id = f"#{label} " if label.startswith("tbl-") else ""
         caption = f"::: {{.float-caption}}\n{tbl_cap}\n:::\n\n" if tbl_cap else ""
