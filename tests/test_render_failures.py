@@ -1,0 +1,68 @@
+"""Build failures name the file, the cell and the exception; pages built before remain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seu_sensitivity.cli import main
+from seu_sensitivity.render import RenderError
+from seu_sensitivity.render.builtin import render_book
+from seu_sensitivity.render.convert import convert_chapter, scan_labels
+
+FAILING = Path(__file__).parent / "fixtures" / "render" / "failing"
+
+
+def test_failing_cell_fails_the_command_naming_file_cell_and_exception(tmp_path, capsys):
+    status = main(["render", "--engine", "builtin", "--project", str(FAILING), "--output-dir", str(tmp_path)])
+    assert status != 0
+    err = capsys.readouterr().err
+    assert "broken.qmd" in err and "cell 'divide' (line 9)" in err and "ZeroDivisionError" in err
+    assert (tmp_path / "index.html").is_file()  # built before the failure: kept
+    assert not (tmp_path / "broken.html").exists()
+    assert not (tmp_path / "false_claim.html").exists()  # never reached
+
+
+def test_failing_proposition_check_fails_the_render(tmp_path):
+    with pytest.raises(RenderError) as info:
+        render_book(FAILING, ["false_claim.qmd"], output_dir=tmp_path, progress=None, kernel_stderr=None)
+    message = str(info.value)
+    assert "false_claim.qmd" in message and "cell at line 5" in message
+    assert "PropositionCheckFailed" in message and "two plus two is five" in message
+
+
+def test_unknown_chapter_is_an_error(tmp_path):
+    with pytest.raises(RenderError, match="nope.qmd: not a chapter"):
+        render_book(FAILING, ["nope.qmd"], output_dir=tmp_path, progress=None, kernel_stderr=None)
+
+
+def _convert(markdown: str, labels=None):
+    return convert_chapter(markdown, title="T", chapter_number="3", page="c.html", labels=labels or {},
+                           bibliography=[Path(__file__).parent / "fixtures" / "render" / "book" / "refs.bib"],
+                           where="c.qmd")
+
+
+def test_unknown_citation_key_fails_the_conversion():
+    page, _, _ = _convert("As shown by @rubin1981.")
+    assert 'id="ref-rubin1981"' in page.body_html
+    with pytest.raises(RenderError, match="c.qmd: unknown citation key.*nobody2099"):
+        _convert("As shown by @rubin1981 and [@nobody2099].")
+
+
+def test_unresolved_cross_reference_fails_the_conversion():
+    with pytest.raises(RenderError, match=r"c.qmd: unresolved cross-reference.*@fig-missing"):
+        _convert("See @fig-missing.")
+
+
+def test_labels_of_other_chapters_resolve_and_duplicates_fail():
+    labels = scan_labels("## Methods {#sec-methods}\n\n![x](a.png){#fig-a}\n", title="Other", chapter_number="2",
+                         page="part/other.html", where="other.qmd")
+    assert labels["sec-methods"].text() == "Section\u00a02.1"
+    assert labels["fig-a"].text() == "Figure\u00a02.1"
+    page, own, _ = _convert("## Intro {#sec-intro}\n\nSee @sec-methods, [-@fig-a] and @sec-intro.", labels)
+    assert 'href="part/other.html#sec-methods"' in page.body_html
+    assert ">2.1</a>" in page.body_html  # -@ drops the prefix
+    assert own["sec-intro"].number == "3.1"
+    with pytest.raises(RenderError, match="duplicate label 'sec-x'"):
+        _convert("## A {#sec-x}\n\n## B {#sec-x}\n")
