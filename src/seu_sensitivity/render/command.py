@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -33,15 +32,25 @@ def _project_dir(args: argparse.Namespace) -> Path:
     return project_root()
 
 
+def _project_relative(name: str, root: Path) -> str:
+    """A file named on the command line, relative to the project (where the engines run).
+
+    A path relative to the working directory is used when it lies inside the
+    project; otherwise the name is taken relative to the project.
+    """
+    here = Path(name).resolve()
+    if here.is_relative_to(root) and here.exists():
+        return here.relative_to(root).as_posix()
+    return name
+
+
 def run(args: argparse.Namespace) -> int:
     """Render with the chosen engine; return the exit status."""
     from .quarto import find_quarto, render_with_quarto
 
     root = _project_dir(args)
     output_dir = str(Path(args.output_dir).resolve()) if args.output_dir else None
-    # files are given relative to the working directory; the engines run in the project
-    # (a name that is not a file here is taken relative to the project)
-    files = [os.path.relpath(Path(f).resolve(), root) if Path(f).exists() else f for f in args.files]
+    files = [_project_relative(f, root) for f in args.files]
     engine = args.engine
     try:
         if engine == "auto":
