@@ -77,3 +77,227 @@ TASK_PRIORS: dict[str, M01Priors] = {
     "insurance": M01Priors(alpha_mu=3.0, alpha_sd=0.75),
     "ellsberg": M01Priors(alpha_mu=3.5, alpha_sd=0.75),
 }
+
+
+# ---------------------------------------------------------------------------
+# Registry: how each packaged model turns data objects into Stan data and
+# draws into named, labelled variables. fitting.fit() reads it; models not in
+# the registry are fitted generically (plain dict data, user dims/coords).
+# ---------------------------------------------------------------------------
+
+from typing import Any, Callable, Mapping, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from seu_sensitivity.stacking import CellData, StackedData  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each variable of a fit goes in the InferenceData, and its labels.
+
+    posterior : Stan variable names kept in the posterior (after ``postprocess``)
+    dims : variable -> dimension names (posterior, log-likelihood and
+        predictive variables alike); coords : dimension -> labels
+    log_likelihood : Stan variable -> name in the log_likelihood group
+    posterior_predictive : Stan variable -> name in posterior_predictive
+    observed_data, constant_data : name -> array
+    """
+
+    posterior: tuple[str, ...] | None
+    dims: dict[str, list[str]]
+    coords: dict[str, list[Any]]
+    log_likelihood: dict[str, str]
+    posterior_predictive: dict[str, str]
+    observed_data: dict[str, np.ndarray]
+    constant_data: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One packaged model: its data type, priors class and the conversions around Stan.
+
+    stan_data(data, priors, options) -> the Stan data dict
+    layout(data, options) -> :class:`Layout`
+    postprocess(draws, data) -> draws with the exposed variables (e.g. ragged
+        flat vectors reshaped to NaN-padded arrays); draws are (chain, draw, ...)
+    options : extra keyword arguments of fit() this model accepts
+    """
+
+    name: str
+    data_type: type
+    priors_type: type
+    stan_data: Callable[[Any, Any, Mapping[str, Any]], dict[str, Any]]
+    layout: Callable[[Any, Mapping[str, Any]], Layout]
+    postprocess: Callable[[dict[str, np.ndarray], Any], dict[str, np.ndarray]]
+    options: tuple[str, ...] = ()
+
+
+# -- m_01 ---------------------------------------------------------------------
+
+
+def _m01_stan_data(data: CellData, priors: M01Priors, options: Mapping[str, Any]) -> dict[str, Any]:
+    return {**data.to_stan(), **priors.to_stan()}
+
+
+def _m01_layout(data: CellData, options: Mapping[str, Any]) -> Layout:
+    return Layout(
+        posterior=("alpha", "beta", "delta", "eta"),
+        dims={
+            "beta": ["consequence", "feature"],
+            "delta": ["increment"],
+            "eta": ["alternative"],
+            "y": ["obs"],
+        },
+        coords={
+            "consequence": list(range(1, data.K + 1)),
+            "feature": list(range(1, data.D + 1)),
+            "increment": list(range(1, data.K)),
+            "alternative": list(range(1, data.R + 1)),
+            "obs": list(range(data.M)),
+        },
+        log_likelihood={"log_lik": "y"},
+        posterior_predictive={"y_rep": "y"},
+        observed_data={"y": np.asarray(data.y)},
+        constant_data={"menu_size": np.asarray(data.menu_sizes)},
+    )
+
+
+def _identity(draws: dict[str, np.ndarray], data: Any) -> dict[str, np.ndarray]:
+    return draws
+
+
+# -- h_m01 --------------------------------------------------------------------
+
+
+def x_new_frame(X_new: Any, predictors: Sequence[str]) -> pd.DataFrame:
+    """Rows of predictor values for the population-predictive ``alpha_new``.
+
+    ``X_new`` may be None (one row of zeros, labelled ``"reference"``: a new
+    cell at the reference levels), a DataFrame with the design's predictor
+    columns (its index labels the rows), a Series or mapping (one row), or an
+    array of shape (N, P).
+
+    >>> x_new_frame({"b": 1.0, "a": 0.0}, ["a", "b"]).to_numpy().tolist()
+    [[0.0, 1.0]]
+    """
+    predictors = list(predictors)
+    if X_new is None:
+        return pd.DataFrame([[0.0] * len(predictors)], columns=predictors, index=["reference"], dtype=float)
+    if isinstance(X_new, pd.Series):
+        X_new = X_new.to_frame().T if X_new.name is not None else pd.DataFrame([X_new])
+    elif isinstance(X_new, Mapping):
+        X_new = pd.DataFrame([dict(X_new)], index=["new"])
+    if isinstance(X_new, pd.DataFrame):
+        unknown = [c for c in X_new.columns if c not in predictors]
+        missing = [c for c in predictors if c not in X_new.columns]
+        if unknown or missing:
+            raise ValueError(
+                f"X_new: columns must be the predictors {predictors}; unknown {unknown}, missing {missing}"
+            )
+        frame = X_new[predictors].astype(float)
+        frame.index = [str(i) for i in frame.index]
+    else:
+        array = np.asarray(X_new, dtype=float)
+        if array.ndim == 1:
+            array = array[None, :]
+        if array.ndim != 2 or array.shape[1] != len(predictors):
+            raise ValueError(f"X_new: expected shape (N, {len(predictors)}) for predictors {predictors}, got {array.shape}")
+        frame = pd.DataFrame(array, columns=predictors, index=[f"new{i}" for i in range(array.shape[0])])
+    if not np.all(np.isfinite(frame.to_numpy())):
+        raise ValueError("X_new: predictor values must be finite")
+    if frame.index.duplicated().any():
+        raise ValueError(f"X_new: duplicate row labels {list(frame.index[frame.index.duplicated()])}")
+    return frame
+
+
+def _hm01_stan_data(data: StackedData, priors: HM01Priors, options: Mapping[str, Any]) -> dict[str, Any]:
+    X_new = x_new_frame(options.get("X_new"), list(data.X.columns))
+    fixed = options.get("fixed")
+    out = {**data.to_stan(), **priors.to_stan()}
+    out["N_new"] = X_new.shape[0]
+    out["X_new"] = X_new.to_numpy(dtype=float).reshape(X_new.shape[0], data.P).tolist()
+    if fixed is None:
+        out.update(fix_hyper=0, gamma0_fixed=0.0, sigma_cell_fixed=0.0)
+    else:
+        unknown = set(fixed) - {"gamma0", "sigma_cell"}
+        if unknown or len(fixed) != 2:
+            raise ValueError(f"fixed: give both 'gamma0' and 'sigma_cell' (got {sorted(fixed)})")
+        if not float(fixed["sigma_cell"]) > 0:
+            raise ValueError(f"fixed: sigma_cell must be positive, got {fixed['sigma_cell']}")
+        out.update(fix_hyper=1, gamma0_fixed=float(fixed["gamma0"]), sigma_cell_fixed=float(fixed["sigma_cell"]))
+    return out
+
+
+def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
+    X_new = x_new_frame(options.get("X_new"), list(data.X.columns))
+    K_max = int(data.K.max())
+    return Layout(
+        posterior=("gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "alpha_new"),
+        dims={
+            "gamma": ["predictor"],
+            "z": ["cell"],
+            "log_alpha": ["cell"],
+            "alpha": ["cell"],
+            "beta": ["cell", "consequence", "feature"],
+            "delta": ["group", "increment"],
+            "alpha_new": ["new_cell"],
+            "y": ["obs"],
+            "cell_index": ["obs"],
+            "X": ["cell", "predictor"],
+        },
+        coords={
+            "cell": list(data.cell_ids),
+            "predictor": [str(c) for c in data.X.columns],
+            "group": list(data.group_names),
+            "consequence": list(range(1, K_max + 1)),
+            "increment": list(range(1, K_max)),
+            "feature": list(range(1, data.D + 1)),
+            "new_cell": list(X_new.index),
+            "obs": list(range(data.M)),
+        },
+        log_likelihood={"log_lik": "y"},
+        posterior_predictive={"y_rep": "y"},
+        observed_data={"y": np.asarray(data.y)},
+        constant_data={"cell_index": np.asarray(data.cell_of), "X": data.X.to_numpy(dtype=float)},
+    )
+
+
+def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[str, np.ndarray]:
+    """beta_flat, delta_flat (ragged, flat) -> beta (J, K_max, D), delta (G, K_max - 1), NaN-padded."""
+    out = dict(draws)
+    beta_flat = out.pop("beta_flat")
+    delta_flat = out.pop("delta_flat")
+    lead = beta_flat.shape[:-1]
+    K_max, D = int(data.K.max()), data.D
+    beta = np.full(lead + (data.J, K_max, D), np.nan)
+    start = 0
+    for j, K_j in enumerate(data.K):
+        block = beta_flat[..., start : start + K_j * D]
+        beta[..., j, :K_j, :] = block.reshape(lead + (D, K_j)).swapaxes(-1, -2)  # Stan's to_matrix is column-major
+        start += K_j * D
+    delta = np.full(lead + (data.G, K_max - 1), np.nan)
+    start = 0
+    for g, K_g in enumerate(data.K_group):
+        delta[..., g, : K_g - 1] = delta_flat[..., start : start + K_g - 1]
+        start += K_g - 1
+    out["beta"], out["delta"] = beta, delta
+    return out
+
+
+#: model name -> its spec. Names are paths under stan/ without ".stan".
+REGISTRY: dict[str, ModelSpec] = {
+    "m_01": ModelSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity),
+    "h_m01": ModelSpec(
+        "h_m01", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
+    ),
+    "h_m01_centered": ModelSpec(
+        "h_m01_centered", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
+    ),
+}
+
+
+def model_spec(model: str) -> ModelSpec | None:
+    """The registry entry of ``model``, or None for a generic Stan program."""
+    return REGISTRY.get(model)
