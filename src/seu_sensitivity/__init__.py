@@ -21,8 +21,21 @@ __all__ = [
     "Design",
     "StackedData",
     "design_from_formula",
+    "diagnose",
     "factorial_design",
+    "fit",
     "simulate_cell",
     "simulate_hierarchical",
     "stack_cells",
 ]
+
+#: exported lazily (they import ArviZ, which is slow to import): name -> module
+_LAZY = {"fit": "seu_sensitivity.fitting", "diagnose": "seu_sensitivity.diagnostics"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'seu_sensitivity' has no attribute {name!r}")

@@ -1,0 +1,111 @@
+"""The convergence table a chapter shows, and the flags it acts on.
+
+>>> import numpy as np, arviz as az
+>>> rng = np.random.default_rng(0)
+>>> idata = az.from_dict(posterior={"mu": rng.normal(size=(4, 500))},
+...                      sample_stats={"diverging": np.zeros((4, 500), bool), "energy": rng.normal(size=(4, 500))})
+>>> table = diagnose(idata)
+>>> bool(table["ok"].all()), table.attrs["trustworthy"]
+(True, True)
+>>> list(table.index)
+['max R-hat', 'min bulk ESS', 'min tail ESS', 'divergences', 'min E-BFMI']
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+__all__ = ["diagnose", "verdict"]
+
+
+def _worst(dataset, pick) -> tuple[float, str]:
+    """(value, 'var[label]') of the extreme entry over all variables, ignoring NaN (e.g. padded cells)."""
+    best_value, best_where = np.nan, ""
+    for name, array in dataset.data_vars.items():
+        values = np.asarray(array.values, dtype=float)
+        if values.size == 0 or np.all(np.isnan(values)):
+            continue
+        flat = int(pick(values.reshape(-1)))
+        value = float(values.reshape(-1)[flat])
+        if np.isnan(best_value) or pick(np.array([best_value, value])) == 1:
+            index = np.unravel_index(flat, values.shape) if values.ndim else ()
+            labels = [str(array[dim].values[i]) if dim in array.coords else str(i) for dim, i in zip(array.dims, index)]
+            best_value, best_where = value, name + (f"[{', '.join(labels)}]" if labels else "")
+    return best_value, best_where
+
+
+def diagnose(
+    idata: az.InferenceData,
+    *,
+    var_names: Sequence[str] | None = None,
+    rhat_max: float = 1.01,
+    ess_per_chain: float = 100.0,
+    bfmi_min: float = 0.3,
+) -> pd.DataFrame:
+    """Convergence checks of a fit, one row per check, with a flag per problem.
+
+    Rows: ``max R-hat`` (rank-normalised split R-hat, must be < ``rhat_max``),
+    ``min bulk ESS`` and ``min tail ESS`` (must be >= ``ess_per_chain`` x
+    chains), ``divergences`` (must be 0), ``min E-BFMI`` (must be >=
+    ``bfmi_min`` in every chain). Columns: ``value``, ``threshold``, ``ok``,
+    ``where`` (the worst variable and index) and ``message``.
+
+    ``table.attrs["trustworthy"]`` is True only when every check passes;
+    :func:`verdict` says so in a sentence for a report. NaN entries (padding
+    of ragged parameters, constant quantities) are ignored.
+    """
+    posterior = idata.posterior
+    if var_names is not None:
+        posterior = posterior[list(var_names)]
+    n_chains = posterior.sizes["chain"]
+    ess_min = ess_per_chain * n_chains
+    rows = []
+
+    rhat, rhat_where = _worst(az.rhat(posterior), np.argmax) if n_chains > 1 else (np.nan, "")
+    rows.append(("max R-hat", rhat, f"< {rhat_max}", bool(rhat < rhat_max),
+                 rhat_where, "needs at least 2 chains" if n_chains < 2 else
+                 ("chains agree" if rhat < rhat_max else "chains disagree: not converged")))
+    for label, method in (("min bulk ESS", "bulk"), ("min tail ESS", "tail")):
+        ess, where = _worst(az.ess(posterior, method=method), np.argmin)
+        ok = bool(ess >= ess_min)
+        rows.append((label, ess, f">= {ess_min:g}", ok, where,
+                     "enough effective draws" if ok else "too few effective draws: run longer"))
+
+    stats = getattr(idata, "sample_stats", None)
+    if stats is not None and "diverging" in stats:
+        n_div = int(stats["diverging"].sum())
+        total = int(stats["diverging"].size)
+        rows.append(("divergences", float(n_div), "0", n_div == 0, f"{n_div} of {total} draws",
+                     "none" if n_div == 0 else "divergent transitions: estimates may be biased; "
+                     "raise adapt_delta or reparameterise"))
+    else:
+        rows.append(("divergences", np.nan, "0", False, "", "no sampler statistics"))
+    if stats is not None and "energy" in stats:
+        bfmi = np.asarray(az.bfmi(idata), dtype=float)
+        low = float(np.min(bfmi))
+        rows.append(("min E-BFMI", low, f">= {bfmi_min}", bool(low >= bfmi_min), f"chain {int(np.argmin(bfmi))}",
+                     "fine" if low >= bfmi_min else "low energy: the sampler explores the tails poorly"))
+    else:
+        rows.append(("min E-BFMI", np.nan, f">= {bfmi_min}", False, "", "no energy statistic"))
+
+    table = pd.DataFrame(rows, columns=["check", "value", "threshold", "ok", "where", "message"]).set_index("check")
+    table.attrs["trustworthy"] = bool(table["ok"].all())
+    return table
+
+
+def verdict(table: pd.DataFrame) -> str:
+    """One plain sentence for a report: trustworthy, or which checks failed.
+
+    >>> t = pd.DataFrame({"ok": [True, False], "message": ["fine", "3 divergent"]}, index=["a", "divergences"])
+    >>> verdict(t)
+    'This fit is NOT trustworthy: divergences (3 divergent).'
+    """
+    failed = table[~table["ok"].astype(bool)]
+    if failed.empty:
+        return "All convergence checks pass: the fit can be trusted."
+    parts = [f"{check} ({row['message']})" for check, row in failed.iterrows()]
+    return "This fit is NOT trustworthy: " + "; ".join(parts) + "."
