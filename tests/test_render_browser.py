@@ -62,7 +62,7 @@ def test_chapter_math_is_typeset_and_figures_load(tmp_path):
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", "--virtual-time-budget=10000", "--dump-dom",
                probe.as_uri()]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     match = re.search(r'<pre id="seu-probe">(.*?)</pre>', proc.stdout)
