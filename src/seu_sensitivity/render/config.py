@@ -77,6 +77,9 @@ def load_config(root: Path | str) -> BookConfig:
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "a").mkdir()
+    >>> for name in ["index.qmd", "a/b.qmd", "refs.bib"]:
+    ...     _ = (d / name).write_text("")
     >>> _ = (d / "_quarto.yml").write_text(
     ...     "book:\\n  title: T\\n  chapters:\\n    - index.qmd\\n"
     ...     "    - part: P\\n      chapters: [a/b.qmd]\\nbibliography: refs.bib\\n")
