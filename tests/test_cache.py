@@ -269,6 +269,21 @@ def test_create_must_return_inference_data(cache: FitCache) -> None:
     assert cache.entries() == []
 
 
+def test_failing_create_stores_nothing_and_releases_the_lock(cache: FitCache) -> None:
+    key = FitCache.make_key(x=1)
+
+    def broken() -> az.InferenceData:
+        raise RuntimeError("sampler crashed")
+
+    with pytest.raises(RuntimeError, match="sampler crashed"):
+        cache.get_or_create(key, broken, {})
+    assert cache.entries() == []
+    with cache.lock(key, timeout=0):  # raises filelock.Timeout if the lock were still held
+        pass
+    create = Counter(seed=3)
+    assert cache.get_or_create(key, create, {})[1] is False and create.calls == 1
+
+
 def test_failed_store_still_returns_the_fit(cache: FitCache, monkeypatch: pytest.MonkeyPatch) -> None:
     def disk_full(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
@@ -514,40 +529,34 @@ def _writer_worker(root: str, key: str, writer: int, rounds: int, barrier: Any) 
         cache.store(key, make_idata(100 * writer + r, writer=writer, round=r), {"writer": writer})
 
 
-def _reader_worker(root: str, key: str, rounds: int, out_file: str, barrier: Any) -> None:
-    cache = FitCache(root)
-    seen: list[str] = []
-    barrier.wait()
+def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
+    """Two processes store the same key over and over while this one reads it:
+    every read is a miss or exactly one writer's data, never a torn entry."""
+    ctx = multiprocessing.get_context("spawn")
+    root, key = str(tmp_path / "fits"), FitCache.make_key(x="contended")
+    barrier = ctx.Barrier(3)  # both writers and the reader (this process) start together
+    procs = [ctx.Process(target=_writer_worker, args=(root, key, w, 6, barrier)) for w in (1, 2)]
+    for p in procs:
+        p.start()
+    cache, seen = FitCache(root), []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _ in range(rounds):
+        barrier.wait()
+        while any(p.is_alive() for p in procs):
             idata = cache.load(key)
             if idata is None:
                 seen.append("miss")
+                time.sleep(0.01)  # leave the CPU to the writers until the first entry lands
                 continue
-            # the loaded values must be exactly those some writer stored with these attrs
+            # the values must be exactly those the writer named in the attrs stored
             expected = make_idata(100 * int(idata.attrs["writer"]) + int(idata.attrs["round"]))
             same = np.array_equal(idata.posterior["alpha"].values, expected.posterior["alpha"].values)
             seen.append("ok" if same else "mixed")
-    seen += [f"warning: {w.message}" for w in caught if issubclass(w.category, CorruptCacheEntryWarning)]
-    Path(out_file).write_text("\n".join(seen))
-
-
-def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    root, key = str(tmp_path / "fits"), FitCache.make_key(x="contended")
-    barrier = ctx.Barrier(3)
-    seen_file = str(tmp_path / "seen.txt")
-    procs = [ctx.Process(target=_writer_worker, args=(root, key, w, 6, barrier)) for w in (1, 2)]
-    procs.append(ctx.Process(target=_reader_worker, args=(root, key, 30, seen_file, barrier)))
-    for p in procs:
-        p.start()
     for p in procs:
         p.join(timeout=180)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
-    seen = Path(seen_file).read_text().splitlines()
-    assert len(seen) == 30 and set(seen) <= {"ok", "miss"}, seen
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert not [w for w in caught if issubclass(w.category, CorruptCacheEntryWarning)]
+    assert set(seen) <= {"ok", "miss"}, seen
     [result] = FitCache(root).verify()
     assert result.ok
-    final = FitCache(root).load(key)
-    assert final.attrs["round"] == 5  # each writer's last store came last for that writer
+    assert FitCache(root).load(key).attrs["round"] == 5  # the last store of either writer
