@@ -152,7 +152,8 @@ def render_book(root: Path | str, files: list[str] | None = None, *, quick: bool
     labels = collect_labels(chapters)
     pages = [c.info for c in chapters]
     write_assets(out_dir)
-    defaults = {"code-fold": config.html_options.get("code-fold", False)}
+    # cell option defaults: format.html.code-fold, then the book's execute: options
+    defaults = {"code-fold": config.html_options.get("code-fold", False), **config.execute}
     timings: list[ChapterTiming] = []
     for position, chapter in enumerate(selected, start=1):
         where = chapter.entry.path

@@ -39,6 +39,7 @@ class BookConfig:
     bibliography: list[Path] = field(default_factory=list)
     output_dir: str = "_book"
     html_options: dict[str, Any] = field(default_factory=dict)
+    execute: dict[str, Any] = field(default_factory=dict)
 
     def chapter_paths(self) -> list[str]:
         """The chapters' paths (relative to the root), in reading order."""
@@ -124,4 +125,5 @@ def load_config(root: Path | str) -> BookConfig:
         bibliography=bibliography,
         output_dir=str(project.get("output-dir") or "_book"),
         html_options=html if isinstance(html, dict) else {},
+        execute=dict(data.get("execute") or {}),
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import nbformat
+from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
@@ -296,8 +297,9 @@ def execute_document(doc: QmdDocument, page_dir: Path, *, quick: bool = False, d
                 chunks.append(cell_markdown(cell, nb_cell.outputs, figures, len(nb.cells), defaults, where))
     except DeadKernelError as exc:
         raise RenderError(f"{where}: the kernel died: {exc}") from None
-    except RuntimeError as exc:  # e.g. no such kernel, kernel failed to start
-        raise RenderError(f"{where}: cannot run the Jupyter kernel {kernel_name!r}: {exc}") from None
+    except NoSuchKernel:
+        raise RenderError(f"{where}: no Jupyter kernel {kernel_name!r}; install one with "
+                          "`python -m ipykernel install --sys-prefix --name python3`") from None
     return ExecutionResult("\n\n".join(c for c in chunks if c), figures.written, time.perf_counter() - started)
 
 
