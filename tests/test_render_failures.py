@@ -18,7 +18,7 @@ def test_failing_cell_fails_the_command_naming_file_cell_and_exception(tmp_path,
     status = main(["render", "--engine", "builtin", "--project", str(FAILING), "--output-dir", str(tmp_path)])
     assert status != 0
     err = capsys.readouterr().err
-    assert "broken.qmd" in err and "cell 'divide' (line 9)" in err and "ZeroDivisionError" in err
+    assert "broken.qmd: cell 'divide' (line 9) failed at line 11: ZeroDivisionError" in err
     assert (tmp_path / "index.html").is_file()  # built before the failure: kept
     assert not (tmp_path / "broken.html").exists()
     assert not (tmp_path / "false_claim.html").exists()  # never reached

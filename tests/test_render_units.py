@@ -34,6 +34,7 @@ def test_qmd_cells_options_lines_and_plain_fences():
     assert len(cells) == 1
     assert cells[0].options == {"label": "fig-a", "fig-cap": "A: caption", "tags": ["parameters"]}
     assert cells[0].source == "x = 1" and cells[0].line == 15 and cells[0].tags == ["parameters"]
+    assert cells[0].source_line == 19 and cells[0].qmd_line(1) == 19
     prose = "\n".join(b.text for b in doc.blocks if isinstance(b, Markdown))
     assert "not a cell" in prose and "shown = 'code'" in prose
 

@@ -285,7 +285,9 @@ def execute_document(doc: QmdDocument, page_dir: Path, *, quick: bool = False, d
                     client.execute_cell(nb_cell, len(nb.cells) - 1)
                 except CellExecutionError as exc:
                     trace = strip_ansi(str(exc)).strip()
-                    raise RenderError(f"{where}: {cell.describe()} failed: {exc.ename}: {exc.evalue}\n{trace}") from None
+                    lines = re.findall(r"^Cell In\[\d+\], line (\d+)", trace, re.M)
+                    at = f" at line {cell.qmd_line(int(lines[-1]))}" if lines else ""
+                    raise RenderError(f"{where}: {cell.describe()} failed{at}: {exc.ename}: {exc.evalue}\n{trace}") from None
                 elapsed = time.perf_counter() - cell_started
                 if progress is not None and elapsed > SLOW_CELL_SECONDS:
                     progress.write(f"    {cell.describe()}: {elapsed:.1f} s\n")

@@ -32,6 +32,11 @@ class CodeCell:
     source: str
     options: dict[str, Any]
     line: int  # 1-based line of the opening fence in the .qmd
+    source_line: int = 0  # 1-based line in the .qmd of the source's first line
+
+    def qmd_line(self, source_line: int) -> int:
+        """The .qmd line of a line of the cell's source (1-based, as in tracebacks)."""
+        return (self.source_line or self.line + 1) + source_line - 1
 
     @property
     def label(self) -> str | None:
@@ -141,7 +146,9 @@ def parse_qmd_text(text: str, path: Path | str = "<string>") -> QmdDocument:
                 body = body[1:]
             if prose:
                 blocks.append(Markdown("\n".join(prose), prose_start))
-            blocks.append(CodeCell("\n".join(body).strip("\n"), _parse_options(option_lines, path, start), start))
+            leading_blank = next((k for k, text in enumerate(body) if text.strip()), 0)
+            first = start + 1 + len(option_lines) + leading_blank
+            blocks.append(CodeCell("\n".join(body).strip("\n"), _parse_options(option_lines, path, start), start, first))
             prose, prose_start = [], offset + j + 2
             i = j + 1
             continue
