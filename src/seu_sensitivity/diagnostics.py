@@ -62,15 +62,22 @@ def diagnose(
     if var_names is not None:
         posterior = posterior[list(var_names)]
     n_chains = posterior.sizes["chain"]
+    # NaN padding (ragged beta/delta): compute on a filled copy, then blank those entries
+    padding = posterior.isnull().any(("chain", "draw"))
+    filled = posterior.fillna(0.0)
+
+    def blank(result):
+        return result.where(~padding)
+
     ess_min = ess_per_chain * n_chains
     rows = []
 
-    rhat, rhat_where = _worst(az.rhat(posterior), np.argmax) if n_chains > 1 else (np.nan, "")
+    rhat, rhat_where = _worst(blank(az.rhat(filled)), np.nanargmax) if n_chains > 1 else (np.nan, "")
     rows.append(("max R-hat", rhat, f"< {rhat_max}", bool(rhat < rhat_max),
                  rhat_where, "needs at least 2 chains" if n_chains < 2 else
                  ("chains agree" if rhat < rhat_max else "chains disagree: not converged")))
     for label, method in (("min bulk ESS", "bulk"), ("min tail ESS", "tail")):
-        ess, where = _worst(az.ess(posterior, method=method), np.argmin)
+        ess, where = _worst(blank(az.ess(filled, method=method)), np.nanargmin)
         ok = bool(ess >= ess_min)
         rows.append((label, ess, f">= {ess_min:g}", ok, where,
                      "enough effective draws" if ok else "too few effective draws: run longer"))

@@ -1,0 +1,92 @@
+"""diagnose(): each check passes on well-mixed draws and flags its own problem."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pytest
+
+from seu_sensitivity.diagnostics import diagnose, verdict
+
+CHAINS, DRAWS = 4, 1000
+
+
+def _idata(posterior=None, diverging=None, energy=None, seed=0):
+    rng = np.random.default_rng(seed)
+    posterior = posterior if posterior is not None else {"mu": rng.normal(size=(CHAINS, DRAWS))}
+    stats = {
+        "diverging": diverging if diverging is not None else np.zeros((CHAINS, DRAWS), bool),
+        "energy": energy if energy is not None else rng.normal(size=(CHAINS, DRAWS)),
+    }
+    return az.from_dict(posterior=posterior, sample_stats=stats)
+
+
+def test_well_mixed_draws_pass_every_check():
+    table = diagnose(_idata())
+    assert table["ok"].all() and table.attrs["trustworthy"]
+    assert verdict(table).startswith("All convergence checks pass")
+
+
+def test_chains_that_disagree_fail_rhat():
+    rng = np.random.default_rng(1)
+    shifted = rng.normal(size=(CHAINS, DRAWS)) + np.arange(CHAINS)[:, None]
+    table = diagnose(_idata({"mu": shifted, "ok": rng.normal(size=(CHAINS, DRAWS))}))
+    assert not table.loc["max R-hat", "ok"] and table.loc["max R-hat", "where"] == "mu"
+    assert not table.attrs["trustworthy"]
+    assert "max R-hat" in verdict(table) and "NOT trustworthy" in verdict(table)
+
+
+def test_autocorrelated_draws_fail_ess():
+    rng = np.random.default_rng(2)
+    x = np.zeros((CHAINS, DRAWS))
+    for t in range(1, DRAWS):  # AR(1) with rho = 0.99: ESS ~ DRAWS * 0.01 / 1.99 per chain
+        x[:, t] = 0.99 * x[:, t - 1] + rng.normal(size=CHAINS) * 0.14
+    table = diagnose(_idata({"theta": x}))
+    assert not table.loc["min bulk ESS", "ok"]
+    assert table.loc["min bulk ESS", "value"] < 100 * CHAINS
+
+
+def test_divergences_are_counted_and_flagged():
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[1, [5, 50, 500]] = True
+    table = diagnose(_idata(diverging=diverging))
+    assert table.loc["divergences", "value"] == 3 and not table.loc["divergences", "ok"]
+    assert table.loc[["max R-hat", "min bulk ESS"], "ok"].all()
+
+
+def test_low_e_bfmi_is_flagged():
+    rng = np.random.default_rng(3)
+    energy = np.cumsum(rng.normal(size=(CHAINS, DRAWS)), axis=1)  # a random walk: E-BFMI near 0
+    table = diagnose(_idata(energy=energy))
+    assert table.loc["min E-BFMI", "value"] < 0.3 and not table.loc["min E-BFMI", "ok"]
+
+
+def test_nan_padding_of_ragged_parameters_is_ignored():
+    rng = np.random.default_rng(4)
+    beta = rng.normal(size=(CHAINS, DRAWS, 2, 4))
+    beta[:, :, 0, 3] = np.nan  # cell 0 has K = 3 of K_max = 4
+    table = diagnose(_idata({"beta": beta}))
+    assert table["ok"].all()
+    assert np.isfinite(table.loc["max R-hat", "value"])
+
+
+def test_worst_entry_is_named_with_its_coordinates():
+    rng = np.random.default_rng(5)
+    alpha = rng.normal(size=(CHAINS, DRAWS, 3))
+    alpha[:, :, 2] += np.arange(CHAINS)[:, None]
+    idata = az.from_dict(
+        posterior={"alpha": alpha},
+        sample_stats={"diverging": np.zeros((CHAINS, DRAWS), bool), "energy": rng.normal(size=(CHAINS, DRAWS))},
+        dims={"alpha": ["cell"]},
+        coords={"cell": ["x", "y", "z"]},
+    )
+    assert diagnose(idata).loc["max R-hat", "where"] == "alpha[z]"
+
+
+@pytest.mark.parametrize("var_names", [["mu"]])
+def test_var_names_restrict_the_checks(var_names):
+    rng = np.random.default_rng(6)
+    bad = rng.normal(size=(CHAINS, DRAWS)) + np.arange(CHAINS)[:, None]
+    idata = _idata({"mu": rng.normal(size=(CHAINS, DRAWS)), "nuisance": bad})
+    assert diagnose(idata, var_names=var_names).loc["max R-hat", "ok"]
+    assert not diagnose(idata).loc["max R-hat", "ok"]
