@@ -74,13 +74,13 @@ table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid var(--border); padding: 0.25rem 0.6rem; text-align: right; }
 th { border-bottom: 2px solid #999; }
 table caption { caption-side: top; text-align: left; color: #444; }
-.quarto-equation { display: block; overflow-x: auto; }
-math[display="block"] { margin: 0.8rem 0; overflow-x: auto; }
+.quarto-equation { display: block; overflow-x: auto; overflow-y: hidden; }
+math[display="block"] { margin: 0.8rem 0; }
 .callout { border: 1px solid var(--border); border-left: 5px solid var(--callout-color, var(--accent));
            border-radius: 4px; margin: 1.2rem 0; }
 .callout-header { display: block; font-weight: 600; padding: 0.4rem 0.8rem;
                   background: color-mix(in srgb, var(--callout-color, var(--accent)) 10%, white); }
-.callout-details > summary { cursor: pointer; }
+.callout-details > summary { cursor: pointer; display: list-item; }
 .callout-body { padding: 0.2rem 0.8rem; }
 .callout-appearance-minimal .callout-header { background: none; }
 .callout-note { --callout-color: #0d6efd; }
