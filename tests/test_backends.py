@@ -1,0 +1,87 @@
+"""Backend selection, install messages, sampler-name translation and draw layout."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+import seu_sensitivity.backends as backends
+from seu_sensitivity.backends import BackendUnavailable, StanProgram, get_backend
+from seu_sensitivity.backends.cmdstanpy import CmdStanPyBackend
+from seu_sensitivity.backends.pystan import PyStanBackend, ensure_event_loop_compat
+
+
+@pytest.fixture(autouse=True)
+def fresh_instances(monkeypatch):
+    monkeypatch.setattr(backends, "_instances", {})
+
+
+def test_auto_prefers_cmdstanpy_when_cmdstan_is_found(monkeypatch):
+    monkeypatch.setattr(CmdStanPyBackend, "available", classmethod(lambda cls: True))
+    assert get_backend("auto").name == "cmdstanpy"
+
+
+def test_auto_falls_back_to_pystan(monkeypatch):
+    monkeypatch.setattr(CmdStanPyBackend, "available", classmethod(lambda cls: False))
+    assert get_backend("auto").name == "pystan"
+
+
+def test_explicit_missing_backend_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(CmdStanPyBackend, "available", classmethod(lambda cls: False))
+    with pytest.raises(BackendUnavailable, match="install_cmdstan"):
+        get_backend("cmdstanpy")
+    monkeypatch.setattr(PyStanBackend, "available", classmethod(lambda cls: False))
+    with pytest.raises(BackendUnavailable, match="pip install pystan"):
+        get_backend("pystan")
+    with pytest.raises(BackendUnavailable, match="no Stan backend"):
+        get_backend("auto")
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown backend 'stan'"):
+        get_backend("stan")
+
+
+def test_sampler_names_are_translated_both_ways():
+    assert PyStanBackend.sampler_arguments({"adapt_delta": 0.95, "max_treedepth": 12, "init": 0}) == {
+        "delta": 0.95, "max_depth": 12, "init": 0}
+    assert CmdStanPyBackend.sampler_arguments({"delta": 0.9, "max_depth": 11}) == {"adapt_delta": 0.9, "max_treedepth": 11}
+
+
+def test_pystan_versions_name_both_packages():
+    versions = get_backend("pystan").versions()
+    assert set(versions) == {"pystan", "httpstan"} and all(versions.values())
+
+
+def test_event_loop_compat_patches_a_running_loop():
+    async def inside():
+        ensure_event_loop_compat()
+        return asyncio.run(asyncio.sleep(0, result="nested ok"))  # fails without nest_asyncio
+
+    assert asyncio.run(inside()) == "nested ok"
+
+
+TINY = """
+data { int N; }
+parameters { real mu; }
+model { mu ~ normal(0, 1); }
+generated quantities { array[2, 3] real m; for (i in 1:2) for (j in 1:3) m[i, j] = 10 * i + j; real chain_mu = mu; }
+"""
+
+
+@pytest.mark.slow
+def test_pystan_draws_have_chain_draw_layout():
+    """(chain, draw, *shape) with Stan's row/column indices intact, and warmup steps kept apart."""
+    result = get_backend("pystan").sample(
+        StanProgram("tiny", None, TINY), {"N": 1}, chains=2, warmup=50, draws=30, seed=3, save_warmup_stats=True
+    )
+    assert result.draws["m"].shape == (2, 30, 2, 3)
+    np.testing.assert_array_equal(result.draws["m"][1, 7], [[11, 12, 13], [21, 22, 23]])
+    np.testing.assert_array_equal(result.draws["mu"], result.draws["chain_mu"])
+    assert result.sample_stats["diverging"].dtype == bool and result.sample_stats["n_steps"].shape == (2, 30)
+    assert result.warmup_n_steps.shape == (2, 50)
+    assert result.gradient_evaluations == result.warmup_n_steps.sum() + result.sample_stats["n_steps"].sum()
+    # the two chains are different chains, not one chain split in two
+    assert not np.array_equal(result.draws["mu"][0], result.draws["mu"][1])
