@@ -56,6 +56,11 @@ def test_quick_parameter_and_inline_code_are_evaluated_in_the_chapter_folder(sit
     assert "{python}" not in text
 
 
+def test_inline_code_after_a_figure_keeps_its_value(site):
+    # IPython sends no execute_result without history once a figure was shown
+    assert "After the figure, inline code still shows its value: 10 points." in text_of(page(site, "one/alpha.html"))
+
+
 def test_sections_figures_tables_equations_are_numbered_and_linked(site):
     html = page(site, "one/alpha.html")
     assert re.search(r'<h2 id="sec-alpha-intro"><span class="header-section-number">1\.1</span> Introduction', html)

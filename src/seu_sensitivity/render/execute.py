@@ -238,11 +238,11 @@ def execute_document(doc: QmdDocument, page_dir: Path, *, quick: bool = False, d
                      resources={"metadata": {"path": str(doc.path.parent.resolve())}})
     client.progress = progress
 
-    def run_hidden(source: str, what: str) -> list[Any]:
+    def run_hidden(source: str, what: str, store_history: bool = False) -> list[Any]:
         cell = nbformat.v4.new_code_cell(source)
         nb.cells.append(cell)  # nbclient stores the cell at its index; the slot is freed after
         try:
-            client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
+            client.execute_cell(cell, len(nb.cells) - 1, store_history=store_history)
         except CellExecutionError as exc:
             raise RenderError(f"{where}: {what} failed: {exc.ename}: {exc.evalue}") from None
         finally:
@@ -310,7 +310,11 @@ def _substitute_inline(block: Markdown, run_hidden) -> str:
 
     def replace(match: re.Match[str]) -> str:
         line = block.line + block.text.count("\n", 0, match.start())
-        outputs = run_hidden(match.group(1), f"inline expression `{match.group(1)}` (line {line})")
+        # store_history=True: once a cell has shown a matplotlib figure, IPython
+        # sends no execute_result for executions without history, and the
+        # value would silently vanish from the page
+        outputs = run_hidden(match.group(1), f"inline expression `{match.group(1)}` (line {line})",
+                             store_history=True)
         return _inline_text(outputs)
 
     return INLINE_EXPR.sub(replace, block.text)
