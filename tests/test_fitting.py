@@ -1,0 +1,211 @@
+"""fit(): InferenceData layout, generic programs, errors, Jupyter, and the fit cache through fit."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical
+from seu_sensitivity.backends.pystan import PyStanBackend
+from seu_sensitivity.fitting import DEFAULT_SEED, fit, prepare
+from seu_sensitivity.models import HM01Priors, M01Priors, stan_dir, x_new_frame
+
+TINY = dict(chains=1, warmup=100, draws=60)
+
+
+@pytest.fixture(scope="module")
+def cell():
+    data, _ = simulate_cell(M=25, R=6, D=2, K=3, alpha=10.0, seed=3, cell_id="c")
+    return data
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "fits"
+    monkeypatch.setenv("SEU_CACHE_DIR", str(folder))
+    return folder
+
+
+class Sampled(Exception):
+    """Raised by the patched backend: the call would have compiled and sampled (a cache miss)."""
+
+
+@pytest.fixture
+def forbid_sampling(monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise Sampled
+    return lambda: monkeypatch.setattr(PyStanBackend, "sample", refuse)
+
+
+# -- cache through fit ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_second_identical_call_loads_from_cache_and_every_change_misses(
+    cell, cache_dir, forbid_sampling, monkeypatch, tmp_path
+):
+    first = fit("m_01", cell, seed=1, **TINY)
+    assert len(list(cache_dir.rglob("*.nc"))) == 1
+    forbid_sampling()
+    again = fit("m_01", cell, seed=1, **TINY)  # would raise Sampled on a miss
+    np.testing.assert_array_equal(first.posterior["alpha"].values, again.posterior["alpha"].values)
+    assert set(again.groups()) >= {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"}
+
+    other_y = cell.y.copy()
+    other_y[0] = 1 if other_y[0] != 1 else 2
+    changed_data = type(cell)(w=cell.w, I=cell.I, y=other_y, K=cell.K, cell_id=cell.cell_id)
+    changes = {
+        "data": lambda: fit("m_01", changed_data, seed=1, **TINY),
+        "priors": lambda: fit("m_01", cell, seed=1, priors=M01Priors(alpha_mu=3.5), **TINY),
+        "draws": lambda: fit("m_01", cell, seed=1, chains=1, warmup=100, draws=61),
+        "chains": lambda: fit("m_01", cell, seed=1, chains=2, warmup=100, draws=60),
+        "sampler kwarg": lambda: fit("m_01", cell, seed=1, adapt_delta=0.95, **TINY),
+        "seed": lambda: fit("m_01", cell, seed=2, **TINY),
+    }
+    for what, call in changes.items():
+        with pytest.raises(Sampled):
+            call()
+            pytest.fail(f"a change of {what} was served from the cache")
+
+    # backend version
+    real_versions = PyStanBackend.versions
+    monkeypatch.setattr(PyStanBackend, "versions", lambda self: {**real_versions(self), "httpstan": "0.0.0"})
+    with pytest.raises(Sampled):
+        fit("m_01", cell, seed=1, **TINY)
+    monkeypatch.setattr(PyStanBackend, "versions", real_versions)
+
+    # Stan source: the same program plus a comment, from another stan folder
+    other = tmp_path / "stan"
+    other.mkdir()
+    (other / "m_01.stan").write_text((stan_dir() / "m_01.stan").read_text() + "\n// edited\n")
+    monkeypatch.setenv("SEU_STAN_DIR", str(other))
+    with pytest.raises(Sampled):
+        fit("m_01", cell, seed=1, **TINY)
+    monkeypatch.delenv("SEU_STAN_DIR")
+    fit("m_01", cell, seed=1, **TINY)  # and back to the original: a hit again
+
+
+def test_cache_false_always_samples(cell, cache_dir, forbid_sampling):
+    forbid_sampling()
+    with pytest.raises(Sampled):
+        fit("m_01", cell, cache=False, **TINY)
+    assert not cache_dir.exists() or not list(cache_dir.rglob("*.nc"))
+
+
+# -- layout of the packaged models ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_h_m01_inference_data_layout(cache_dir):
+    design = factorial_design({"llm": ["a", "b"], "prompt": ["p", "q"]})
+    data, _ = simulate_hierarchical(design, n_obs=15, R=6, D=2, K=3, seed=8)
+    idata = fit("h_m01", data, chains=1, warmup=80, draws=40, seed=3, X_new={"llm[T.b]": 1.0, "prompt[T.q]": 0.0})
+    post = idata.posterior
+    assert set(post.data_vars) == {"gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "alpha_new"}
+    assert post["beta"].dims == ("chain", "draw", "cell", "consequence", "feature")
+    assert post["delta"].dims == ("chain", "draw", "group", "increment")
+    assert list(post["cell"].values) == list(data.cell_ids)
+    assert list(post["predictor"].values) == list(data.X.columns)
+    assert list(post["consequence"].values) == [1, 2, 3] and list(post["feature"].values) == [1, 2]
+    assert list(post["group"].values) == ["all"] and list(post["new_cell"].values) == ["new"]
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
+    assert idata.posterior_predictive["y"].shape == (1, 40, data.M)
+    np.testing.assert_array_equal(idata.observed_data["y"].values, data.y)
+    np.testing.assert_array_equal(idata.constant_data["cell_index"].values, data.cell_of)
+    assert idata.sample_stats["diverging"].dtype == bool
+
+
+def test_x_new_forms_and_errors():
+    assert x_new_frame(None, ["a", "b"]).index.tolist() == ["reference"]
+    assert x_new_frame(None, []).shape == (1, 0)
+    frame = pd.DataFrame({"b": [1.0, 2.0], "a": [0.0, 1.0]}, index=["u", "v"])
+    assert x_new_frame(frame, ["a", "b"]).to_numpy().tolist() == [[0.0, 1.0], [1.0, 2.0]]
+    assert x_new_frame(np.array([[1.0, 2.0]]), ["a", "b"]).index.tolist() == ["new0"]
+    with pytest.raises(ValueError, match="missing \\['b'\\]"):
+        x_new_frame({"a": 1.0}, ["a", "b"])
+    with pytest.raises(ValueError, match="expected shape \\(N, 2\\)"):
+        x_new_frame(np.ones((2, 3)), ["a", "b"])
+
+
+def test_prepare_builds_the_documented_h_m01_data():
+    design = factorial_design({"llm": ["a", "b"]})
+    data, _ = simulate_hierarchical(design, n_obs=5, R=4, D=2, K=3, seed=1)
+    _, stan_data, _, _ = prepare("h_m01", data, priors=HM01Priors(gamma_sd=0.5))
+    assert stan_data["gamma_sd"] == 0.5 and stan_data["N_new"] == 1 and stan_data["X_new"] == [[0.0]]
+    assert stan_data["fix_hyper"] == 0
+    _, fixed, _, _ = prepare("h_m01", data, fixed={"gamma0": 3.0, "sigma_cell": 0.5})
+    assert (fixed["fix_hyper"], fixed["gamma0_fixed"], fixed["sigma_cell_fixed"]) == (1, 3.0, 0.5)
+
+
+def test_errors_name_the_problem(cell):
+    with pytest.raises(TypeError, match="must be a StackedData"):
+        fit("h_m01", cell)
+    with pytest.raises(TypeError, match="priors must be a M01Priors"):
+        fit("m_01", cell, priors=HM01Priors())
+    with pytest.raises(TypeError, match="unexpected option"):
+        fit("m_01", cell, X_new=[[1.0]])
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        fit("m_01", cell, seed=None)
+    with pytest.raises(FileNotFoundError, match="no Stan program 'nope'"):
+        fit("nope", {})
+    with pytest.raises(ValueError, match="give both"):
+        prepare("h_m01", simulate_hierarchical(2, n_obs=3, R=4, D=1, seed=1)[0], fixed={"gamma0": 1.0})
+    assert DEFAULT_SEED == 20240611
+
+
+# -- generic programs, in and out of a running event loop --------------------------------------
+
+NORMAL = """
+data { int<lower=1> N; vector[N] y; real<lower=0> sigma; }
+parameters { real mu; vector[2] theta; }
+model { mu ~ normal(0, 5); theta ~ normal(0, 1); y ~ normal(mu, sigma); }
+generated quantities {
+  vector[N] log_lik;
+  array[N] real y_rep;
+  for (n in 1:N) { log_lik[n] = normal_lpdf(y[n] | mu, sigma); y_rep[n] = normal_rng(mu, sigma); }
+}
+"""
+
+
+@pytest.fixture
+def primer_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "stan"
+    (folder / "primer").mkdir(parents=True)
+    (folder / "primer" / "normal.stan").write_text(NORMAL)
+    monkeypatch.setenv("SEU_STAN_DIR", str(folder))
+    return folder
+
+
+@pytest.mark.slow
+def test_generic_program_with_dims_coords_and_predictive(primer_dir, cache_dir):
+    y = [0.5, 1.5, 1.0, 2.0]
+    idata = fit(
+        "primer/normal", {"N": 4, "y": y, "sigma": 1.0}, seed=4, **TINY,
+        dims={"theta": ["side"], "y": ["obs"], "log_lik": ["obs"], "y_rep": ["obs"]},
+        coords={"side": ["left", "right"], "obs": ["a", "b", "c", "d"]},
+        posterior_predictive=["y_rep"], observed_data={"y": y},
+    )
+    assert set(idata.posterior.data_vars) == {"mu", "theta"}
+    assert list(idata.posterior["side"].values) == ["left", "right"]
+    assert list(idata.log_likelihood["log_lik"]["obs"].values) == ["a", "b", "c", "d"]
+    assert idata.posterior_predictive["y_rep"].dims == ("chain", "draw", "obs")
+    np.testing.assert_allclose(idata.observed_data["y"].values, y)
+    # posterior of mu: conjugate normal, N(sum y / (N + 1/25), ...): mean 1.24 with 60 draws, sd 0.5
+    assert abs(float(idata.posterior["mu"].mean()) - 5.0 / (4 + 1 / 25)) < 0.5
+    with pytest.raises(KeyError, match="no variable 'nothing'"):
+        fit("primer/normal", {"N": 4, "y": y, "sigma": 1.0}, posterior_predictive=["nothing"], cache=False, **TINY)
+
+
+@pytest.mark.slow
+def test_fit_works_inside_a_running_event_loop(primer_dir):
+    """As in a Jupyter kernel (nbclient), where PyStan's asyncio.run would otherwise fail."""
+
+    async def in_kernel():
+        return fit("primer/normal", {"N": 2, "y": [0.0, 1.0], "sigma": 1.0}, seed=5, cache=False, **TINY)
+
+    idata = asyncio.run(in_kernel())
+    assert idata.posterior["mu"].shape == (1, 60)
