@@ -32,7 +32,7 @@ def plot_choice_vs_alpha(eta: np.ndarray, alphas: np.ndarray, ax: plt.Axes | Non
     ax = ax or plt.gca()
     eta = np.asarray(eta, dtype=float)
     menu = np.ones((1, eta.size), dtype=int)
-    probs = choice.choice_probabilities(np.asarray(alphas)[:, None], eta[None, :], menu)[:, 0, :]
+    probs = choice.choice_probabilities(np.asarray(alphas, dtype=float), eta, menu)[:, 0, :]  # (alphas, R)
     best = int(np.argmax(eta))
     for r in range(eta.size):
         ax.plot(alphas, probs[:, r], color=PALETTE[r % len(PALETTE)], lw=2.6 if r == best else 1.4,
@@ -99,7 +99,14 @@ def plot_menu_position_check(observed: np.ndarray, replicated: np.ndarray, ax: p
                              label: str = "statistic") -> plt.Axes:
     """Posterior predictive check of one statistic: histogram of replications, observed value as a line."""
     ax = ax or plt.gca()
-    ax.hist(np.asarray(replicated).ravel(), bins=30, color=PALETTE[0], alpha=0.6, label="replicated data")
+    values = np.asarray(replicated, dtype=float).ravel()
+    distinct = np.unique(values)
+    if distinct.size <= 40:  # a discrete statistic: one bar per value, no gaps between bins
+        step = np.min(np.diff(distinct)) if distinct.size > 1 else 1.0
+        bins = np.append(distinct - step / 2, distinct[-1] + step / 2)
+    else:
+        bins = 30
+    ax.hist(values, bins=bins, color=PALETTE[0], alpha=0.6, label="replicated data")
     ax.axvline(float(observed), color=PALETTE[3], lw=2.2, label="observed data")
     ax.set_xlabel(label)
     ax.set_ylabel("replications")
