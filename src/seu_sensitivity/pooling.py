@@ -78,7 +78,8 @@ def shrinkage_weight(V: ArrayLike | float, tau: float | np.ndarray) -> np.ndarra
     total precision (its own plus the population's). ``w -> 1`` (no pooling)
     when the population is wide or the group precise, ``w -> 0`` (complete
     pooling) when the population is narrow or the group noisy. ``tau`` may be
-    an array of draws (broadcast against V along a new leading axis).
+    an array of draws: the result then has the draws' shape plus, when V is
+    a vector, a last axis over groups.
 
     >>> shrinkage_weight([1.0, 4.0, 9.0], tau=2.0).round(3).tolist()
     [0.8, 0.5, 0.308]
@@ -91,7 +92,8 @@ def shrinkage_weight(V: ArrayLike | float, tau: float | np.ndarray) -> np.ndarra
         raise ValueError("shrinkage_weight: the sampling variances V must be positive")
     if np.any(tau < 0):
         raise ValueError("shrinkage_weight: the population scale tau must be non-negative")
-    tau2 = tau[..., None] ** 2 if tau.ndim else tau**2
+    # draws of tau along leading axes, groups along a new last axis (only when V is per group)
+    tau2 = tau[..., None] ** 2 if (tau.ndim and V.ndim) else tau**2
     # written as tau^2 / (tau^2 + V) so that tau = 0 gives exactly 0 (complete pooling)
     return tau2 / (tau2 + V)
 
