@@ -120,10 +120,12 @@ class CmdStanPyBackend(Backend):
         stats: dict[str, np.ndarray] = {}
         warmup_steps = None
         method = fit.method_variables()  # name -> (draw, chain), warmup included when saved
+        # stan_variable(concat_chains) stacks chain after chain: (chain * draw, *shape)
         for stan_name, arviz_name in _STATS.items():
             if stan_name not in method:
                 continue
-            values = np.asarray(method[stan_name]).T
+            values = np.asarray(method[stan_name])
+            values = values.reshape(values.shape[0], chains).T  # (draw, chain[, 1]) -> (chain, draw)
             if stan_name == "n_leapfrog__" and save_warmup_stats:
                 warmup_steps = values[:, :skip].astype(np.int64)
             values = values[:, skip:]
