@@ -1,0 +1,226 @@
+"""Posterior summaries of the regression on log(alpha): effects, contrasts, heterogeneity.
+
+h_m01 writes log(alpha_j) = gamma0 + X_j gamma + sigma_cell z_j. A report
+asks three kinds of question of a fit, and this module answers each from the
+posterior draws of an ArviZ InferenceData:
+
+* how large is each effect? :func:`effects_table` (gamma on the log scale,
+  exp(gamma) as a multiplicative effect on alpha, P(gamma > 0));
+* how large is a combination of cells, such as a difference in differences?
+  :func:`contrast` (draws) and :func:`summarise` (their summary);
+* is there residual variation between cells? :func:`heterogeneity`
+  (sigma_cell, posterior against its half-normal prior).
+
+:func:`regression_mean` gives the regression line gamma0 + X_j gamma of every
+cell, draw by draw, from which the cell deviations sigma_cell z_j follow.
+
+>>> import numpy as np, arviz as az
+>>> rng = np.random.default_rng(0)
+>>> idata = az.from_dict(posterior={"gamma": rng.normal([0.5, -1.0], 0.1, size=(2, 500, 2))},
+...                      dims={"gamma": ["predictor"]}, coords={"predictor": ["llm", "prompt"]})
+>>> table = effects_table(idata)
+>>> table.loc[:, "P(gamma > 0)"].tolist()
+[1.0, 0.0]
+>>> round(float(table.loc["llm", "exp(gamma)"]), 1)
+1.6
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+__all__ = ["draws_of", "summarise", "effects_table", "contrast", "regression_mean", "heterogeneity"]
+
+
+def draws_of(idata: az.InferenceData, var: str) -> xr.DataArray:
+    """Posterior draws of ``var`` with chain and draw stacked into one ``sample`` dimension (first).
+
+    >>> import arviz as az, numpy as np
+    >>> idata = az.from_dict(posterior={"mu": np.zeros((2, 3))})
+    >>> draws_of(idata, "mu").shape
+    (6,)
+    """
+    if var not in idata.posterior:
+        raise KeyError(f"the posterior has no variable {var!r}; it has {sorted(idata.posterior.data_vars)}")
+    stacked = idata.posterior[var].stack(sample=("chain", "draw"))
+    return stacked.transpose("sample", ...)
+
+
+def _tails(prob: float) -> tuple[float, float]:
+    if not 0 < prob < 1:
+        raise ValueError(f"prob must be in (0, 1), got {prob}")
+    return (1 - prob) / 2, (1 + prob) / 2
+
+
+def summarise(draws: np.ndarray | xr.DataArray, prob: float = 0.9) -> pd.Series:
+    """Mean, sd, central interval (equal-tailed, probability ``prob``) and P(> 0) of scalar draws.
+
+    >>> s = summarise(np.arange(1, 101) - 10.5, prob=0.8)
+    >>> s[["mean", "lower", "upper", "P(> 0)"]].round(6).tolist()
+    [40.0, 0.4, 79.6, 0.9]
+    """
+    values = np.asarray(draws, dtype=float).ravel()
+    if values.size == 0:
+        raise ValueError("summarise: no draws")
+    low, high = _tails(prob)
+    lower, upper = np.quantile(values, [low, high])
+    return pd.Series(
+        {
+            "mean": float(values.mean()),
+            "sd": float(values.std(ddof=1)) if values.size > 1 else np.nan,
+            "lower": float(lower),
+            "upper": float(upper),
+            "P(> 0)": float(np.mean(values > 0)),
+        }
+    )
+
+
+def effects_table(idata: az.InferenceData, var: str = "gamma", prob: float = 0.9) -> pd.DataFrame:
+    """One row per predictor: the coefficient on the log scale and as a multiplicative effect on alpha.
+
+    Columns: ``mean``, ``sd``, ``lower``, ``upper`` (central ``prob``
+    interval of gamma_p); ``exp(gamma)`` (exp of the posterior median: the
+    factor by which a unit change in predictor p multiplies alpha),
+    ``exp lower``, ``exp upper`` (its interval: exp is monotone, so these are
+    exactly the exp of the interval ends); ``P(gamma > 0)``.
+
+    >>> import numpy as np, arviz as az
+    >>> draws = np.stack([np.linspace(-1, 1, 201), np.linspace(0, 2, 201)], axis=-1)[None]
+    >>> idata = az.from_dict(posterior={"gamma": draws}, dims={"gamma": ["predictor"]},
+    ...                      coords={"predictor": ["a", "b"]})
+    >>> t = effects_table(idata, prob=0.5)
+    >>> t.loc["a", ["lower", "upper"]].round(6).tolist(), round(float(t.loc["b", "exp(gamma)"]), 4)
+    ([-0.5, 0.5], 2.7183)
+    """
+    gamma = draws_of(idata, var)
+    if gamma.ndim != 2:
+        raise ValueError(f"effects_table: {var!r} must have one dimension besides the draws, has dims {gamma.dims}")
+    predictor_dim = gamma.dims[1]
+    labels = [str(label) for label in gamma[predictor_dim].values]
+    low, high = _tails(prob)
+    values = gamma.values
+    if values.shape[1] == 0:
+        return pd.DataFrame(
+            columns=["mean", "sd", "lower", "upper", "exp(gamma)", "exp lower", "exp upper", "P(gamma > 0)"]
+        )
+    lower, median, upper = np.quantile(values, [low, 0.5, high], axis=0)
+    table = pd.DataFrame(
+        {
+            "mean": values.mean(axis=0),
+            "sd": values.std(axis=0, ddof=1),
+            "lower": lower,
+            "upper": upper,
+            "exp(gamma)": np.exp(median),
+            "exp lower": np.exp(lower),
+            "exp upper": np.exp(upper),
+            "P(gamma > 0)": (values > 0).mean(axis=0),
+        },
+        index=pd.Index(labels, name=predictor_dim),
+    )
+    table.attrs["prob"] = prob
+    return table
+
+
+def contrast(
+    idata: az.InferenceData,
+    weights: Mapping[str, float],
+    var: str = "log_alpha",
+) -> np.ndarray:
+    """Draws of sum_j weights[j] * var[j]: a linear combination of cells (or predictors).
+
+    ``weights`` maps labels of ``var``'s dimension (cell ids for
+    ``log_alpha``, predictor names for ``gamma``) to weights; labels not
+    named get weight 0. A difference in differences of log(alpha) over a 2 x 2
+    block of cells has weights +1, -1, -1, +1.
+
+    >>> import numpy as np, arviz as az
+    >>> la = np.array([[[1.0, 2.0, 4.0, 8.0]]])     # one draw of four cells
+    >>> idata = az.from_dict(posterior={"log_alpha": la}, dims={"log_alpha": ["cell"]},
+    ...                      coords={"cell": ["an", "ad", "bn", "bd"]})
+    >>> contrast(idata, {"bd": 1, "bn": -1, "ad": -1, "an": 1}).tolist()
+    [3.0]
+    """
+    values = draws_of(idata, var)
+    if values.ndim != 2:
+        raise ValueError(f"contrast: {var!r} must have one dimension besides the draws, has dims {values.dims}")
+    dim = values.dims[1]
+    labels = [str(label) for label in values[dim].values]
+    unknown = [label for label in weights if str(label) not in labels]
+    if unknown:
+        raise KeyError(f"contrast: unknown {dim} label(s) {unknown}; known: {labels}")
+    if not weights:
+        raise ValueError("contrast: no weights given")
+    w = np.array([float(weights.get(label, 0.0)) for label in labels])
+    return values.values @ w
+
+
+def regression_mean(idata: az.InferenceData) -> xr.DataArray:
+    """gamma0 + X_j gamma for every cell and draw: the regression line log(alpha_j) is pooled towards.
+
+    X is read from the fit's ``constant_data`` (h_m01 stores it there), so the
+    result is exactly what the model used. Dimensions (sample, cell).
+
+    >>> import numpy as np, arviz as az
+    >>> idata = az.from_dict(posterior={"gamma0": np.array([[3.0]]), "gamma": np.array([[[0.5]]])},
+    ...                      constant_data={"X": np.array([[0.0], [1.0]])},
+    ...                      dims={"gamma": ["predictor"], "X": ["cell", "predictor"]},
+    ...                      coords={"cell": ["a", "b"], "predictor": ["p"]})
+    >>> regression_mean(idata).values.tolist()
+    [[3.0, 3.5]]
+    """
+    if "constant_data" not in idata.groups() or "X" not in idata.constant_data:
+        raise KeyError("regression_mean: the fit has no constant_data X (fit h_m01 with seu.fit)")
+    X = idata.constant_data["X"]
+    gamma0 = draws_of(idata, "gamma0")
+    cell_dim = X.dims[0]
+    if X.shape[1] == 0:  # P = 0 (gamma may be absent): the line is the intercept alone
+        zeros = xr.DataArray(np.zeros(X.shape[0]), dims=[cell_dim], coords={cell_dim: X[cell_dim].values})
+        return (gamma0 + zeros).transpose("sample", cell_dim)
+    gamma = draws_of(idata, "gamma")
+    predictor_dim = gamma.dims[1]
+    X = X.rename({X.dims[1]: predictor_dim}) if X.dims[1] != predictor_dim else X
+    line = gamma0 + xr.dot(X, gamma, dim=predictor_dim)
+    return line.transpose("sample", cell_dim)
+
+
+def heterogeneity(
+    idata: az.InferenceData,
+    prior_sd: float = 0.5,
+    prob: float = 0.9,
+    thresholds: Sequence[float] = (0.1, 0.25),
+) -> pd.DataFrame:
+    """sigma_cell, posterior against its HalfNormal(``prior_sd``) prior.
+
+    Rows ``prior`` and ``posterior``; columns ``median``, ``lower``,
+    ``upper`` (central ``prob`` interval) and ``P(sigma_cell > t)`` for each
+    threshold t. sigma_cell > 0 always holds a priori, so "is there
+    heterogeneity?" is read as how far the posterior moves away from zero
+    relative to the prior: mass above a small threshold that grows from prior
+    to posterior supports heterogeneity, mass that collapses towards zero
+    supports a design matrix that explains the cells.
+
+    >>> import numpy as np, arviz as az
+    >>> idata = az.from_dict(posterior={"sigma_cell": np.full((1, 100), 0.6)})
+    >>> h = heterogeneity(idata, prior_sd=0.5)
+    >>> float(h.loc["posterior", "median"]), round(float(h.loc["prior", "median"]), 3)
+    (0.6, 0.337)
+    """
+    if not prior_sd > 0:
+        raise ValueError(f"prior_sd must be positive, got {prior_sd}")
+    sigma = draws_of(idata, "sigma_cell").values.ravel()
+    low, high = _tails(prob)
+    prior = stats.halfnorm(scale=prior_sd)
+    rows = {
+        "prior": [prior.median(), prior.ppf(low), prior.ppf(high)] + [float(prior.sf(t)) for t in thresholds],
+        "posterior": list(np.quantile(sigma, [0.5, low, high])) + [float(np.mean(sigma > t)) for t in thresholds],
+    }
+    columns = ["median", "lower", "upper"] + [f"P(sigma_cell > {t:g})" for t in thresholds]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns).astype(float)
+    table.attrs["prob"] = prob
+    return table
