@@ -1,0 +1,104 @@
+"""Figures of the implementation chapter: they draw what they are given, and the flow diagram is the program's."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from seu_sensitivity.models import stan_file
+from seu_sensitivity.plots import implementation as impl
+from seu_sensitivity.stan_source import read_blocks
+
+
+@pytest.fixture
+def ax():
+    fig, axis = plt.subplots()
+    yield axis
+    plt.close(fig)
+
+
+def test_flow_diagram_draws_every_node_and_edge_once(ax):
+    impl.parameter_flow(ax)
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert sorted(b.flow_key for b in boxes) == sorted(n.key for n in impl.FLOW_NODES)
+    assert sorted(a.flow_edge for a in arrows) == sorted(impl.FLOW_EDGES)
+    keys = {n.key for n in impl.FLOW_NODES}
+    assert all(start in keys and end in keys for start, end in impl.FLOW_EDGES)
+    # every box is filled with the colour of its block
+    colours = {b.flow_key: matplotlib.colors.to_hex(b.get_facecolor()) for b in boxes}
+    for node in impl.FLOW_NODES:
+        assert colours[node.key] == impl.BLOCK_COLORS[node.block]
+
+
+def test_flow_diagram_boxes_do_not_overlap(ax):
+    impl.parameter_flow(ax)
+    boxes = [p.get_bbox() for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1)
+
+
+def test_flow_diagram_matches_the_stan_program():
+    """Quantities the diagram places in parameters / generated quantities are declared there in h_m01."""
+    blocks = read_blocks(stan_file("h_m01"))
+    stan_names = {"gamma": "gamma", "z": "z", "beta": "beta_flat", "delta": "delta_free",
+                  "log_alpha": "log_alpha", "alpha": "alpha", "alpha_new": "alpha_new", "y_rep": "y_rep"}
+    where = {n.key: n.block for n in impl.FLOW_NODES}
+    for key, name in stan_names.items():
+        assert f" {name};" in blocks[where[key]].body or f" {name} =" in blocks[where[key]].body, (key, where[key])
+
+
+def test_prior_alpha_intervals_draw_the_quantiles(ax):
+    draws = np.exp(np.random.default_rng(1).normal([1.0, 3.0], 0.5, size=(4000, 2)))
+    impl.prior_alpha_intervals(ax, ["a", "b"], draws, reference=20.0)
+    medians = ax.lines[0].get_xdata()
+    np.testing.assert_allclose(medians, np.median(draws, axis=0))
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+
+
+def test_prior_behaviour_histogram_integrates_to_one(ax):
+    values = np.random.default_rng(2).beta(2, 5, size=(500, 3))
+    impl.prior_behaviour(ax, values, uniform=0.33, xlabel="rate")
+    heights = np.array([p.get_height() for p in ax.patches])
+    widths = np.array([p.get_width() for p in ax.patches])
+    assert np.sum(heights * widths) == pytest.approx(1.0)
+    assert ax.lines[0].get_xdata()[0] == pytest.approx(0.33)
+
+
+def test_recovery_intervals_mark_the_misses_in_red(ax):
+    table = pd.DataFrame({"mean": [0.0, 1.0], "lower": [-1.0, 0.5], "upper": [1.0, 1.5], "truth": [0.2, 3.0],
+                          "covered": [True, False]}, index=["g0", "g1"])
+    impl.recovery_intervals(ax, table)
+    red = [c for c in ax.collections if matplotlib.colors.to_hex(c.get_color()[0]) == impl.PALETTE[3]]
+    assert len(red) == 1 and len(red[0].get_segments()) == 1
+    truth_marks = [line for line in ax.lines if line.get_marker() == "D"]
+    np.testing.assert_allclose(truth_marks[0].get_xdata(), [0.2, 3.0])
+
+
+def test_per_cell_ppc_flags_observed_values_outside(ax):
+    replicated = np.random.default_rng(3).normal(0, 1, size=(2000, 3))
+    impl.per_cell_ppc(ax, ["a", "b", "c"], np.array([0.0, 5.0, -0.1]), replicated)
+    outside = [line for line in ax.lines if line.get_label() == "observed, outside"]
+    assert len(outside) == 1 and list(outside[0].get_xdata()) == [5.0]
+
+
+def test_population_predictive_and_cost_bars(ax):
+    rng = np.random.default_rng(4)
+    impl.population_predictive(ax, ["x"], np.exp(rng.normal(3, 1, (1000, 1))), np.exp(rng.normal(3, 0.2, (1000, 1))),
+                               truth=np.array([20.0]))
+    labels = [line.get_label() for line in ax.lines]
+    assert any("new cell" in label for label in labels) and any("true" in label for label in labels)
+    fig, bar_ax = plt.subplots()
+    impl.cost_bars(bar_ax, ["per cell", "per obs"], [540, 2000])
+    assert [p.get_height() for p in bar_ax.patches] == [540, 2000]
+    assert [t.get_text() for t in bar_ax.texts] == ["540", "2,000"]
+    plt.close(fig)
