@@ -85,3 +85,28 @@ def test_pystan_draws_have_chain_draw_layout():
     assert result.gradient_evaluations == result.warmup_n_steps.sum() + result.sample_stats["n_steps"].sum()
     # the two chains are different chains, not one chain split in two
     assert not np.array_equal(result.draws["mu"][0], result.draws["mu"][1])
+
+
+def test_incomplete_httpstan_build_is_removed_and_a_complete_one_kept(tmp_path, monkeypatch):
+    """An entry missing stanc.log (a build interrupted by a concurrent one) must not poison later builds."""
+    import httpstan.cache
+
+    from seu_sensitivity.backends.pystan import build_lock, remove_incomplete_build
+
+    monkeypatch.setattr(httpstan.cache, "cache_directory", lambda: tmp_path)
+    source = "parameters { real mu; } model { mu ~ normal(0, 1); }"
+    import httpstan.models
+
+    folder = httpstan.cache.model_directory(httpstan.models.calculate_model_name(source))
+    folder.mkdir(parents=True)
+    (folder / "stan_services_model_x.so").write_bytes(b"")
+    (folder / "stderr.log").write_text("")
+    with build_lock(source):
+        assert remove_incomplete_build(source) is True
+    assert not folder.exists()
+    folder.mkdir(parents=True)
+    for name in ("stan_services_model_x.so", "stderr.log", "stanc.log"):
+        (folder / name).write_text("")
+    assert remove_incomplete_build(source) is False and folder.exists()
+    assert build_lock(source).lock_file == build_lock(source).lock_file  # one lock per program
+    assert build_lock(source).lock_file != build_lock(source + " ").lock_file

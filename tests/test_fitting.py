@@ -136,9 +136,12 @@ def test_prepare_builds_the_documented_h_m01_data():
     data, _ = simulate_hierarchical(design, n_obs=5, R=4, D=2, K=3, seed=1)
     _, stan_data, _, _ = prepare("h_m01", data, priors=HM01Priors(gamma_sd=0.5))
     assert stan_data["gamma_sd"] == 0.5 and stan_data["N_new"] == 1 and stan_data["X_new"] == [[0.0]]
-    assert stan_data["fix_hyper"] == 0
+    assert (stan_data["fix_gamma0"], stan_data["fix_sigma_cell"]) == (0, 0)
     _, fixed, _, _ = prepare("h_m01", data, fixed={"gamma0": 3.0, "sigma_cell": 0.5})
-    assert (fixed["fix_hyper"], fixed["gamma0_fixed"], fixed["sigma_cell_fixed"]) == (1, 3.0, 0.5)
+    assert (fixed["fix_gamma0"], fixed["gamma0_fixed"], fixed["fix_sigma_cell"], fixed["sigma_cell_fixed"]) == (
+        1, 3.0, 1, 0.5)
+    _, pooled, _, _ = prepare("h_m01", data, fixed={"sigma_cell": 0.0})
+    assert (pooled["fix_gamma0"], pooled["fix_sigma_cell"], pooled["sigma_cell_fixed"]) == (0, 1, 0.0)
 
 
 def test_errors_name_the_problem(cell):
@@ -152,8 +155,13 @@ def test_errors_name_the_problem(cell):
         fit("m_01", cell, seed=None)
     with pytest.raises(FileNotFoundError, match="no Stan program 'nope'"):
         fit("nope", {})
-    with pytest.raises(ValueError, match="give both"):
-        prepare("h_m01", simulate_hierarchical(2, n_obs=3, R=4, D=1, seed=1)[0], fixed={"gamma0": 1.0})
+    two_cells = simulate_hierarchical(2, n_obs=3, R=4, D=1, seed=1)[0]
+    with pytest.raises(ValueError, match="only 'gamma0' and 'sigma_cell' can be fixed"):
+        prepare("h_m01", two_cells, fixed={"gamma": 1.0})
+    with pytest.raises(ValueError, match="sigma_cell must be a finite number >= 0"):
+        prepare("h_m01", two_cells, fixed={"sigma_cell": -0.1})
+    with pytest.raises(ValueError, match="centred h_m01 divides by sigma_cell"):
+        prepare("h_m01_centered", two_cells, fixed={"sigma_cell": 0.0})
     assert DEFAULT_SEED == 20240611
 
 

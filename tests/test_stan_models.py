@@ -189,3 +189,18 @@ def test_recovery_of_gamma_on_a_2x2_design():
             name, value, float(lower.sel(predictor=name)), float(upper.sel(predictor=name)))
     for name in gamma:
         assert float(post.sel(predictor=name).std()) < 0.75 * priors.gamma_sd
+
+
+def test_fixing_sigma_cell_alone_pins_cells_to_the_regression_line():
+    """sigma_cell = 0: complete pooling, log alpha_j = gamma0 + X_j gamma in every draw, gamma0 still free;
+    a positive fixed sigma_cell is constant across draws while gamma0 moves."""
+    design = factorial_design({"llm": ["a", "b"]})
+    data, _ = simulate_hierarchical(design, n_obs=30, R=6, D=2, K=3, gamma0=2.5, gamma=[0.5], sigma_cell=0.3,
+                                    seed=21)
+    pooled = fit("h_m01", data, fixed={"sigma_cell": 0.0}, seed=3, chains=2, warmup=200, draws=200, cache=False)
+    post = pooled.posterior
+    line = post["gamma0"] + (post["gamma"] * pooled.constant_data["X"]).sum("predictor")
+    np.testing.assert_allclose(post["log_alpha"].values, line.transpose(*post["log_alpha"].dims).values, atol=1e-8)
+    assert float(post["gamma0"].std()) > 0.01 and np.all(post["sigma_cell"].values == 0.0)
+    wide = fit("h_m01", data, fixed={"sigma_cell": 2.0}, seed=3, chains=2, warmup=200, draws=200, cache=False)
+    assert np.all(wide.posterior["sigma_cell"].values == 2.0) and float(wide.posterior["gamma0"].std()) > 0.01

@@ -231,7 +231,9 @@ def fit(
         (DataFrame with the design's columns, Series/mapping for one row, or
         (N, P) array). Default: one row of zeros, ``"reference"``.
     fixed
-        h_m01: ``{"gamma0": g, "sigma_cell": s}`` holds both fixed (reduction checks).
+        h_m01: hold ``gamma0`` and/or ``sigma_cell`` at given values, e.g.
+        ``{"gamma0": g, "sigma_cell": s}`` (the reduction to m_01) or
+        ``{"sigma_cell": 0.0}`` (complete pooling on the regression line).
     **sampler
         Stan sampler settings: ``adapt_delta``, ``max_treedepth`` (or ``max_depth``), ...
 

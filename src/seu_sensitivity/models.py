@@ -218,15 +218,29 @@ def _hm01_stan_data(data: StackedData, priors: HM01Priors, options: Mapping[str,
     out = {**data.to_stan(), **priors.to_stan()}
     out["N_new"] = X_new.shape[0]
     out["X_new"] = X_new.to_numpy(dtype=float).reshape(X_new.shape[0], data.P).tolist()
-    if fixed is None:
-        out.update(fix_hyper=0, gamma0_fixed=0.0, sigma_cell_fixed=0.0)
-    else:
-        unknown = set(fixed) - {"gamma0", "sigma_cell"}
-        if unknown or len(fixed) != 2:
-            raise ValueError(f"fixed: give both 'gamma0' and 'sigma_cell' (got {sorted(fixed)})")
-        if not float(fixed["sigma_cell"]) > 0:
-            raise ValueError(f"fixed: sigma_cell must be positive, got {fixed['sigma_cell']}")
-        out.update(fix_hyper=1, gamma0_fixed=float(fixed["gamma0"]), sigma_cell_fixed=float(fixed["sigma_cell"]))
+    fixed = dict(fixed or {})
+    unknown = set(fixed) - {"gamma0", "sigma_cell"}
+    if unknown:
+        raise ValueError(f"fixed: only 'gamma0' and 'sigma_cell' can be fixed, got {sorted(unknown)}")
+    if "sigma_cell" in fixed:
+        sigma_cell = float(fixed["sigma_cell"])
+        if not sigma_cell >= 0 or not np.isfinite(sigma_cell):
+            raise ValueError(f"fixed: sigma_cell must be a finite number >= 0, got {fixed['sigma_cell']}")
+    if "gamma0" in fixed and not np.isfinite(float(fixed["gamma0"])):
+        raise ValueError(f"fixed: gamma0 must be finite, got {fixed['gamma0']}")
+    out.update(
+        fix_gamma0=int("gamma0" in fixed),
+        gamma0_fixed=float(fixed.get("gamma0", 0.0)),
+        fix_sigma_cell=int("sigma_cell" in fixed),
+        sigma_cell_fixed=float(fixed.get("sigma_cell", 0.0)),
+    )
+    return out
+
+
+def _hm01_centered_stan_data(data: StackedData, priors: HM01Priors, options: Mapping[str, Any]) -> dict[str, Any]:
+    out = _hm01_stan_data(data, priors, options)
+    if out["fix_sigma_cell"] and out["sigma_cell_fixed"] == 0:
+        raise ValueError("fixed: the centred h_m01 divides by sigma_cell; fix it at a positive value")
     return out
 
 
@@ -293,7 +307,7 @@ REGISTRY: dict[str, ModelSpec] = {
         "h_m01", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
     ),
     "h_m01_centered": ModelSpec(
-        "h_m01_centered", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
+        "h_m01_centered", StackedData, HM01Priors, _hm01_centered_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
     ),
 }
 

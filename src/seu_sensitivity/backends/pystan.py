@@ -10,14 +10,54 @@ calls ``asyncio.run`` internally.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from filelock import FileLock
 
 from seu_sensitivity.backends.base import Backend, BackendUnavailable, SampleResult, StanProgram
 
-__all__ = ["PyStanBackend", "ensure_event_loop_compat"]
+__all__ = ["PyStanBackend", "ensure_event_loop_compat", "build_lock", "remove_incomplete_build"]
+
+
+def build_lock(source: str) -> FileLock:
+    """A machine-wide lock for compiling one Stan program.
+
+    httpstan writes each compiled program into one shared cache folder; two
+    processes compiling the same program at once (parallel chapters,
+    validation workers) corrupt that entry (seen here: "TAPE_ERROR" and a
+    missing stanc.log). Holding this lock around ``stan.build`` serialises
+    them; the second process then finds the finished build in the cache.
+    """
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:20]
+    folder = Path(tempfile.gettempdir()) / "seu-stan-build"
+    folder.mkdir(exist_ok=True)
+    return FileLock(str(folder / f"{digest}.lock"))
+
+
+def remove_incomplete_build(source: str) -> bool:
+    """Delete httpstan's cache entry of ``source`` when it is incomplete; return whether it was.
+
+    A complete entry holds the extension module, stderr.log and stanc.log; an
+    entry missing any of them (an interrupted or concurrent build) makes
+    every later build fail, so it is removed and rebuilt. Call under
+    :func:`build_lock`.
+    """
+    import httpstan.cache
+    import httpstan.models
+
+    folder = httpstan.cache.model_directory(httpstan.models.calculate_model_name(source))
+    if not folder.exists():
+        return False
+    has_module = any(path.name.startswith("stan_services_model_") for path in folder.iterdir())
+    if has_module and (folder / "stderr.log").is_file() and (folder / "stanc.log").is_file():
+        return False
+    httpstan.cache.delete_model_directory(httpstan.models.calculate_model_name(source))
+    return True
 
 #: CmdStanPy-style sampler names -> PyStan's names
 _RENAME = {"adapt_delta": "delta", "max_treedepth": "max_depth", "step_size": "stepsize"}
@@ -95,7 +135,9 @@ class PyStanBackend(Backend):
 
         ensure_event_loop_compat()
         start = time.perf_counter()
-        model = stan.build(program.source, data=dict(data), random_seed=int(seed))
+        with build_lock(program.source):
+            remove_incomplete_build(program.source)
+            model = stan.build(program.source, data=dict(data), random_seed=int(seed))
         built = time.perf_counter()
         fit = model.sample(
             num_chains=chains,
