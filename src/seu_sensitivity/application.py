@@ -9,7 +9,7 @@ varies with task and sampling temperature, and answers it three ways:
   task, their interaction and one temperature slope per LLM x task
   (:data:`PILOT_FORMULA`, :func:`pilot_predictors`);
 * **complete pooling**: one alpha per task (:func:`pooled_predictors`,
-  :data:`POOLED_PRIORS`).
+  :data:`POOLED_FIXED`).
 
 The three share the same observations in the same order, so their
 per-observation log likelihoods can be compared by PSIS-LOO
@@ -35,14 +35,17 @@ import pandas as pd
 
 from seu_sensitivity.datasets import PILOT_LLMS, PILOT_TASKS
 from seu_sensitivity.design import design_from_formula
-from seu_sensitivity.models import TASK_PRIORS, HM01Priors
+from seu_sensitivity.models import TASK_PRIORS
 from seu_sensitivity.stacking import CellData, StackedData, stack_cells
 
 __all__ = [
     "PILOT_FORMULA",
     "POOLED_FORMULA",
-    "POOLED_PRIORS",
+    "POOLED_FIXED",
     "INDEPENDENT_SEED",
+    "HIERARCHICAL_SEED",
+    "POOLED_SEED",
+    "HIERARCHICAL_SAMPLER",
     "short_predictor_name",
     "pilot_predictors",
     "pooled_predictors",
@@ -69,11 +72,18 @@ PILOT_FORMULA = "~ llm * task + llm:task:temperature"
 #: complete pooling: one alpha per task
 POOLED_FORMULA = "~ task"
 
-#: complete pooling in h_m01: sigma_cell ~ HalfNormal(0.01), so cells of one
-#: task differ in alpha by about 1% at most. h_m01's ``fixed=`` holds gamma0
-#: and sigma_cell together, and sigma_cell must stay positive, so a tight
-#: prior is the clean way to pool alpha while gamma0 and the task effect stay free.
-POOLED_PRIORS = HM01Priors(sigma_cell_sd=0.01)
+#: complete pooling in h_m01: sigma_cell held at 0, so every cell sits on the
+#: regression line of :data:`POOLED_FORMULA` (one alpha per task); gamma0 and
+#: the task effect stay free. Pass as ``fit("h_m01", data, fixed=POOLED_FIXED)``.
+POOLED_FIXED: dict[str, float] = {"sigma_cell": 0.0}
+
+#: seeds of the hierarchical and the complete-pooling fits
+HIERARCHICAL_SEED = 20250801
+POOLED_SEED = 20250802
+
+#: sampler settings of both h_m01 fits: a smaller step size than Stan's default
+#: (adapt_delta 0.8), since hierarchical scales with few groups invite divergences
+HIERARCHICAL_SAMPLER: dict[str, float] = {"adapt_delta": 0.9}
 
 #: base seed of the independent fits; the fit of row i of the cells table uses INDEPENDENT_SEED + i
 INDEPENDENT_SEED = 20250800
@@ -144,7 +154,7 @@ def pilot_predictors(cells: pd.DataFrame, formula: str = PILOT_FORMULA) -> pd.Da
 
 
 def pooled_predictors(cells: pd.DataFrame) -> pd.DataFrame:
-    """The complete-pooling design: the task alone (one alpha per task with :data:`POOLED_PRIORS`)."""
+    """The complete-pooling design: the task alone (one alpha per task with :data:`POOLED_FIXED`)."""
     return pilot_predictors(cells, POOLED_FORMULA)
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from seu_sensitivity.plots import PALETTE
 
-__all__ = ["forest_by_temperature", "shrinkage_plot", "ppc_grid", "ESTIMATE_COLORS"]
+__all__ = ["forest_by_temperature", "shrinkage_plot", "ppc_grid", "consistency_by_temperature", "ESTIMATE_COLORS"]
 
 #: one colour per estimate, the same in every figure of the chapter
 ESTIMATE_COLORS = {"independent": PALETTE[0], "hierarchical": PALETTE[1], "pooled": PALETTE[2], "line": "black"}
@@ -150,3 +150,26 @@ def ppc_grid(
     fig.supxlabel(f"{statistic}: replicated (histogram), observed (line)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def consistency_by_temperature(table: pd.DataFrame, ax: plt.Axes | None = None,
+                               column: str = "repeat consistency") -> plt.Axes:
+    """A model-free look at the data: ``column`` against temperature, one line per LLM x task.
+
+    ``table`` has ``llm``, ``task``, ``temperature`` and ``column`` (e.g. the
+    cells table joined with :func:`seu_sensitivity.application.choice_distribution`).
+    Solid lines are the first task, dashed the second; colours are the LLMs.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    styles = ["-", "--", ":", "-."]
+    for i, llm in enumerate(_levels(table["llm"])):
+        for k, task in enumerate(_levels(table["task"])):
+            part = table[(table["llm"].astype(str) == str(llm)) & (table["task"].astype(str) == str(task))]
+            part = part.sort_values("temperature")
+            ax.plot(part["temperature"], part[column], styles[k % len(styles)], marker="o", ms=4,
+                    color=PALETTE[i % len(PALETTE)], label=f"{llm}, {task}")
+    ax.set_xlabel("temperature (provider's own scale)")
+    ax.set_ylabel(column)
+    ax.legend()
+    return ax
