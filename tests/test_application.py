@@ -371,3 +371,27 @@ def test_shrinkage_plot_and_ppc_grid():
     plt.close(fig)
     with pytest.raises(ValueError):
         app_plots.ppc_grid({})
+
+
+def _ar1(rng, rho, shape):
+    x = np.empty(shape)
+    x[:, 0] = rng.normal(size=shape[0])
+    for t in range(1, shape[1]):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=shape[0])
+    return x
+
+
+def test_relative_efficiency_ignores_nan_padding_and_sees_autocorrelation():
+    # AR(1) draws with rho = 0.9 have ESS / n close to (1 - rho) / (1 + rho) = 0.053
+    rng = np.random.default_rng(6)
+    alpha = _ar1(rng, 0.9, (4, 4000))
+    plain = az.from_dict(posterior={"alpha": alpha})
+    padded = az.from_dict(posterior={"alpha": alpha, "beta": np.full((4, 4000, 3), np.nan)})
+    assert 0.03 < app.relative_efficiency(plain) < 0.08
+    assert app.relative_efficiency(padded) == pytest.approx(app.relative_efficiency(plain))
+    # and LOO runs on such a posterior
+    y = np.ones(20, int)
+    idata = _fake_idata(rng.lognormal(2, 0.1, (2, 300)), rng.normal(-0.5, 0.1, (2, 300, 20)), y)
+    idata.posterior["beta"] = (("chain", "draw", "consequence"), np.where(np.arange(3) < 2, rng.normal(size=(2, 300, 3)), np.nan))
+    _, loos = app.loo_table({"padded": idata})
+    assert np.isfinite(loos["padded"].elpd_loo)

@@ -59,6 +59,7 @@ __all__ = [
     "cell_ppc_table",
     "choice_distribution",
     "loo_table",
+    "relative_efficiency",
     "pareto_k_counts",
     "cell_consistency_draws",
 ]
@@ -500,6 +501,37 @@ def cell_consistency_draws(stacked: StackedData, idata: Any, max_draws: int = 40
     return out
 
 
+def relative_efficiency(idata: Any) -> float:
+    """Mean relative efficiency (ESS / draws) of the posterior, for PSIS-LOO, ignoring NaN and constant entries.
+
+    ArviZ's default averages the ESS of every posterior variable, and one NaN
+    (the padding of h_m01's ragged beta and delta, or a quantity held fixed)
+    turns its average into NaN; here those entries are left out.
+
+    >>> import arviz as az
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(posterior={"a": rng.normal(size=(4, 1000)), "pad": np.full((4, 1000), np.nan)})
+    >>> 0.8 < relative_efficiency(idata) < 1.2
+    True
+    """
+    import warnings
+
+    import arviz as az
+
+    posterior = idata.posterior
+    n = posterior.sizes["chain"] * posterior.sizes["draw"]
+    if posterior.sizes["chain"] < 2:
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ess = az.ess(posterior, method="mean")
+    values = np.concatenate([np.asarray(ess[v].values, dtype=float).ravel() for v in ess.data_vars])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 1.0
+    return float(np.mean(values) / n)
+
+
 def loo_table(models: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """PSIS-LOO of each model and ArviZ's comparison (``az.compare``, stacking weights).
 
@@ -512,7 +544,7 @@ def loo_table(models: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     sizes = {name: idata.log_likelihood["y"].sizes["obs"] for name, idata in models.items()}
     if len(set(sizes.values())) != 1:
         raise ValueError(f"loo_table: the models have different numbers of observations: {sizes}")
-    loos = {name: az.loo(idata, pointwise=True) for name, idata in models.items()}
+    loos = {name: az.loo(idata, pointwise=True, reff=relative_efficiency(idata)) for name, idata in models.items()}
     comparison = az.compare(dict(loos))
     return comparison, loos
 
