@@ -22,6 +22,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from seu_sensitivity.plots import PALETTE, interval_plot
 
@@ -121,6 +122,12 @@ FLOW_EDGES: tuple[tuple[str, str], ...] = (
 )
 
 
+def _plain_log_ticks(ax: plt.Axes) -> None:
+    """Log x axis labelled 10, 100 rather than 10^1, 10^2 (readers compare alphas, not exponents)."""
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def parameter_flow(ax: plt.Axes) -> plt.Axes:
     """How data and parameters flow through h_m01 to the choices, coloured by Stan block.
 
@@ -186,6 +193,7 @@ def prior_alpha_intervals(
     if reference is not None:
         ax.axvline(reference, color="black", ls=":", lw=1)
     ax.set_xscale("log")
+    _plain_log_ticks(ax)
     ax.set_xlabel(r"prior $\alpha_j$ (log scale)")
     return ax
 
@@ -279,6 +287,7 @@ def population_predictive(
         ax.plot(np.asarray(truth, dtype=float), np.arange(len(truth)) + 0.25, "D", mfc="none", mec="black", ms=5,
                 label=r"true $\alpha_j$")
     ax.set_xscale("log")
+    _plain_log_ticks(ax)
     ax.set_xlabel(r"$\alpha$ (log scale), median and 90% interval")
     return ax
 
