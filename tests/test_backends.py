@@ -63,11 +63,19 @@ def test_event_loop_compat_patches_a_running_loop():
     assert asyncio.run(inside()) == "nested ok"
 
 
+# The same program text as in test_fitting.py: httpstan compiles it once for both files.
 TINY = """
-data { int N; }
-parameters { real mu; }
-model { mu ~ normal(0, 1); }
-generated quantities { array[2, 3] real m; for (i in 1:2) for (j in 1:3) m[i, j] = 10 * i + j; real chain_mu = mu; }
+data { int<lower=1> N; vector[N] y; real<lower=0> sigma; }
+parameters { real mu; vector[2] theta; }
+model { mu ~ normal(0, 5); theta ~ normal(0, 1); y ~ normal(mu, sigma); }
+generated quantities {
+  vector[N] log_lik;
+  array[N] real y_rep;
+  array[2, 3] real m;
+  real chain_mu = mu;
+  for (n in 1:N) { log_lik[n] = normal_lpdf(y[n] | mu, sigma); y_rep[n] = normal_rng(mu, sigma); }
+  for (i in 1:2) for (j in 1:3) m[i, j] = 10 * i + j;
+}
 """
 
 
@@ -75,7 +83,7 @@ generated quantities { array[2, 3] real m; for (i in 1:2) for (j in 1:3) m[i, j]
 def test_pystan_draws_have_chain_draw_layout():
     """(chain, draw, *shape) with Stan's row/column indices intact, and warmup steps kept apart."""
     result = get_backend("pystan").sample(
-        StanProgram("tiny", None, TINY), {"N": 1}, chains=2, warmup=50, draws=30, seed=3, save_warmup_stats=True
+        StanProgram("tiny", None, TINY), {"N": 2, "y": [0.0, 1.0], "sigma": 1.0}, chains=2, warmup=50, draws=30, seed=3, save_warmup_stats=True
     )
     assert result.draws["m"].shape == (2, 30, 2, 3)
     np.testing.assert_array_equal(result.draws["m"][1, 7], [[11, 12, 13], [21, 22, 23]])

@@ -167,6 +167,7 @@ def test_errors_name_the_problem(cell):
 
 # -- generic programs, in and out of a running event loop --------------------------------------
 
+# The same program text as in test_backends.py: httpstan compiles it once for both files.
 NORMAL = """
 data { int<lower=1> N; vector[N] y; real<lower=0> sigma; }
 parameters { real mu; vector[2] theta; }
@@ -174,7 +175,10 @@ model { mu ~ normal(0, 5); theta ~ normal(0, 1); y ~ normal(mu, sigma); }
 generated quantities {
   vector[N] log_lik;
   array[N] real y_rep;
+  array[2, 3] real m;
+  real chain_mu = mu;
   for (n in 1:N) { log_lik[n] = normal_lpdf(y[n] | mu, sigma); y_rep[n] = normal_rng(mu, sigma); }
+  for (i in 1:2) for (j in 1:3) m[i, j] = 10 * i + j;
 }
 """
 
@@ -197,7 +201,8 @@ def test_generic_program_with_dims_coords_and_predictive(primer_dir, cache_dir):
         coords={"side": ["left", "right"], "obs": ["a", "b", "c", "d"]},
         posterior_predictive=["y_rep"], observed_data={"y": y},
     )
-    assert set(idata.posterior.data_vars) == {"mu", "theta"}
+    assert set(idata.posterior.data_vars) == {"mu", "theta", "m", "chain_mu"}
+    assert "log_lik" not in idata.posterior and "y_rep" not in idata.posterior
     assert list(idata.posterior["side"].values) == ["left", "right"]
     assert list(idata.log_likelihood["log_lik"]["obs"].values) == ["a", "b", "c", "d"]
     assert idata.posterior_predictive["y_rep"].dims == ("chain", "draw", "obs")
