@@ -117,6 +117,12 @@ def test_h_m01_inference_data_layout(cache_dir):
     np.testing.assert_array_equal(idata.observed_data["y"].values, data.y)
     np.testing.assert_array_equal(idata.constant_data["cell_index"].values, data.cell_of)
     assert idata.sample_stats["diverging"].dtype == bool
+    # diagnose() reads this layout: one chain of 40 draws is flagged, with finite ESS figures
+    from seu_sensitivity.diagnostics import diagnose
+
+    table = diagnose(idata)
+    assert np.isfinite(table.loc["min bulk ESS", "value"]) and not table.attrs["trustworthy"]
+    assert not table.loc["max R-hat", "ok"]  # R-hat needs two chains
 
 
 def test_x_new_forms_and_errors():
