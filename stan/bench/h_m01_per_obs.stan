@@ -3,7 +3,8 @@
 // eta_r are recomputed for every alternative of every observation, and each
 // choice is scored on a menu-sized vector built per observation. Used by
 // benchmarks/likelihood_formulation.py to measure what computing psi once per
-// (cell, alternative) buys. Do not use for inference.
+// (cell, alternative) buys. Do not use for inference. Keep in sync with
+// h_m01.stan (everything but the model block is copied from it).
 //
 // h_m01: hierarchical SEU sensitivity model over J cells (seed 000), non-centred.
 //
@@ -28,9 +29,12 @@
 //   beta_j[k, d] ~ Normal(0, beta_sd)          default 1.0
 //   delta_g ~ Dirichlet(1)                     stick-breaking, as Stan's own simplex
 //
-// fix_hyper = 1 holds gamma0 = gamma0_fixed and sigma_cell = sigma_cell_fixed
-// (they are then not parameters): with J = 1 and P = 0 the model is m_01 with
-// alpha ~ LogNormal(gamma0_fixed, sigma_cell_fixed) (the reduction check).
+// fix_gamma0 = 1 holds gamma0 = gamma0_fixed; fix_sigma_cell = 1 holds
+// sigma_cell = sigma_cell_fixed (they are then not parameters). Both fixed
+// with J = 1 and P = 0: m_01 with alpha ~ LogNormal(gamma0_fixed,
+// sigma_cell_fixed) (the reduction check). sigma_cell fixed at 0: complete
+// pooling, every alpha_j on the regression line; fixed at larger values: the
+// path towards independent cells (the formulation chapter's sweep).
 functions {
   // Stick-breaking map R^N -> (N+1)-simplex, exactly the transform Stan 2.35
   // uses for `simplex` declarations; adds its log Jacobian to target, so a
@@ -94,8 +98,9 @@ data {
   int<lower=0> N_new;
   matrix[N_new, P] X_new;
   // reduction check: hold gamma0 and sigma_cell fixed
-  int<lower=0, upper=1> fix_hyper;
+  int<lower=0, upper=1> fix_gamma0;
   real gamma0_fixed;
+  int<lower=0, upper=1> fix_sigma_cell;
   real<lower=0> sigma_cell_fixed;
 }
 transformed data {
@@ -146,23 +151,16 @@ transformed data {
   }
 }
 parameters {
-  array[1 - fix_hyper] real gamma0_free;
-  array[1 - fix_hyper] real<lower=0> sigma_cell_free;
+  array[1 - fix_gamma0] real gamma0_free;
+  array[1 - fix_sigma_cell] real<lower=0> sigma_cell_free;
   vector[P] gamma;
   vector[J] z;
   vector[N_beta] beta_flat;
   vector[N_delta_free] delta_free;
 }
 transformed parameters {
-  real gamma0;
-  real<lower=0> sigma_cell;
-  if (fix_hyper == 1) {
-    gamma0 = gamma0_fixed;
-    sigma_cell = sigma_cell_fixed;
-  } else {
-    gamma0 = gamma0_free[1];
-    sigma_cell = sigma_cell_free[1];
-  }
+  real gamma0 = fix_gamma0 == 1 ? gamma0_fixed : gamma0_free[1];
+  real<lower=0> sigma_cell = fix_sigma_cell == 1 ? sigma_cell_fixed : sigma_cell_free[1];
   vector[J] log_alpha = gamma0 + X * gamma + sigma_cell * z;
   vector[J] alpha = exp(log_alpha);
   vector[N_delta] delta_flat;
