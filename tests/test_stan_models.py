@@ -204,3 +204,24 @@ def test_fixing_sigma_cell_alone_pins_cells_to_the_regression_line():
     assert float(post["gamma0"].std()) > 0.01 and np.all(post["sigma_cell"].values == 0.0)
     wide = fit("h_m01", data, fixed={"sigma_cell": 2.0}, seed=3, chains=2, warmup=200, draws=200, cache=False)
     assert np.all(wide.posterior["sigma_cell"].values == 2.0) and float(wide.posterior["gamma0"].std()) > 0.01
+
+
+def _block(source: str, name: str) -> str:
+    start = source.index(name + " {")
+    depth, i = 0, source.index("{", start)
+    for i in range(i, len(source)):
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+        if depth == 0:
+            return source[start : i + 1]
+    raise ValueError(f"unclosed block {name}")
+
+
+@pytest.mark.parametrize("other", ["h_m01_centered.stan", "bench/h_m01_per_obs.stan"])
+def test_variants_keep_h_m01_data_contract(other):
+    """The centred and per-observation variants read exactly h_m01's data (same fit() data dict)."""
+    from seu_sensitivity.models import stan_dir
+
+    reference = (stan_dir() / "h_m01.stan").read_text()
+    variant = (stan_dir() / other).read_text()
+    for block in ("data", "transformed data"):
+        assert _block(variant, block) == _block(reference, block), f"{other}: {block} block differs from h_m01.stan"
