@@ -298,6 +298,13 @@ def replicate(config: ValidationConfig | Mapping[str, Any], rep: int) -> dict[st
     }
     start = time.perf_counter()
     try:
+        if multiprocessing.current_process().daemon:
+            # httpstan samples in child processes, which daemonic processes may not have
+            raise RuntimeError(
+                "replicate: this worker process is daemonic and cannot start PyStan's sampler processes; "
+                "start Dask workers with distributed.worker.daemon=False "
+                "(env DASK_DISTRIBUTED__WORKER__DAEMON=False)"
+            )
         from seu_sensitivity.diagnostics import diagnose
         from seu_sensitivity.fitting import fit
         from seu_sensitivity.models import HM01Priors
@@ -405,9 +412,28 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, disable=not enabled, desc=desc, unit="rep", smoothing=0.1)
 
 
+def _shutdown_httpstan() -> None:  # pragma: no cover - runs in worker processes
+    """Stop httpstan's own (forked, non-daemon) sampler pool if this process started it."""
+    import sys
+
+    stub = sys.modules.get("httpstan.services_stub")
+    if stub is not None:
+        stub.executor.shutdown(wait=True, cancel_futures=True)
+
+
 def _worker_init() -> None:  # pragma: no cover - runs in worker processes
-    # One NUTS run per process at a time; keep BLAS from oversubscribing the cores.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    """Initialiser of our pool's worker processes.
+
+    httpstan samples in a ProcessPoolExecutor of its own whose workers are
+    non-daemonic children; when our worker exits, multiprocessing joins its
+    children *before* interpreter shutdown would stop that pool, so without
+    this finaliser (exitpriority >= 0 runs before the join) our
+    ``executor.shutdown`` hangs forever after the last replication.
+    """
+    from multiprocessing import util
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one NUTS run per process; no BLAS oversubscription
+    util.Finalize(None, _shutdown_httpstan, exitpriority=100)
 
 
 def run_validation(

@@ -1,0 +1,241 @@
+"""Validation runs (recovery / SBC of h_m01): seeds, resume, failures, executors, summaries.
+
+Real fits use a tiny 2x2 design and short single-chain runs (the statistics
+of those fits are not asserted, only the machinery). Statistical claims of the
+summaries are tested on synthetic records with a known truth, by simulation
+with fixed seeds and stated Monte Carlo tolerances.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from seu_sensitivity.validation import (
+    ValidationConfig,
+    ecdf_difference,
+    ecdf_difference_band,
+    load_records,
+    rank_statistic,
+    recovery_table,
+    rep_seeds,
+    run_validation,
+    sbc_ranks,
+    summarize_run,
+    uniformity_tests,
+)
+
+#: the smallest configuration that still exercises simulate -> fit -> summarise
+TINY = dict(n_obs=20, R=6, D=1, K=3, chains=1, warmup=100, draws=100, thin=2)
+
+
+def tiny(kind: str = "sbc", **overrides) -> ValidationConfig:
+    return ValidationConfig.preset(kind, "2x2", quick=True, **{**TINY, **overrides})
+
+
+@pytest.fixture(scope="module")
+def inline_run(tmp_path_factory):
+    """Two SBC replications run in this process; reused as the reference of the executor tests."""
+    root = tmp_path_factory.mktemp("validation")
+    return run_validation(tiny(), 2, workers=0, root=root, progress=False), root
+
+
+# ----------------------------------------------------------------------------- seeds and config
+
+
+def test_rep_seeds_are_deterministic_distinct_and_depend_on_the_base_seed():
+    cfg = tiny()
+    assert rep_seeds(cfg, 3) == rep_seeds(tiny(), 3)
+    seeds = [rep_seeds(cfg, r)["fit"] for r in range(50)]
+    assert len(set(seeds)) == 50
+    assert all(0 <= s < 2**31 - 1 for s in seeds)
+    assert rep_seeds(cfg, 3) != rep_seeds(tiny(seed=1), 3)
+    assert rep_seeds(cfg, 3)["simulate"] != rep_seeds(cfg, 3)["fit"]
+
+
+def test_run_key_changes_with_any_setting_and_config_round_trips():
+    cfg = tiny()
+    assert cfg.key() == tiny().key()
+    assert cfg.key() != tiny(draws=101).key()
+    assert cfg.key() != ValidationConfig.preset("sbc", "2x2", quick=True, misspecified=True, **TINY).key()
+    assert ValidationConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.L == 50  # 100 draws thinned by 2
+    with pytest.raises(ValueError):
+        ValidationConfig(kind="nope")
+    with pytest.raises(ValueError):
+        ValidationConfig(design="3x3")
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def test_inline_run_writes_one_record_per_replication_and_resumes(inline_run):
+    run, root = inline_run
+    assert run.computed == [0, 1] and run.skipped == []
+    files = sorted(p.name for p in run.folder.glob("rep-*.json"))
+    assert files == ["rep-00000.json", "rep-00001.json"]
+    assert not list(run.folder.glob("*.tmp"))  # atomic writes leave no temporaries
+    for rec in run.records:
+        assert rec["status"] == "ok", rec.get("error")
+        assert rec["seeds"] == rep_seeds(run.config, rec["rep"])
+        names = set(rec["params"])
+        groups = [n.split("[")[0] for n in names]
+        # 2x2: gamma0, 2 slopes, sigma_cell, 4 cell sensitivities, K - 1 = 2 simplex increments
+        assert {"gamma0", "sigma_cell"} <= names
+        assert (groups.count("gamma"), groups.count("alpha"), groups.count("delta")) == (2, 4, 2)
+        for s in rec["params"].values():
+            assert 0 <= s["rank"] <= run.L
+            assert s["q05"] <= s["q25"] <= s["q50"] <= s["q75"] <= s["q95"]
+    # second run: nothing new is computed, the records are the stored ones
+    again = run_validation(run.config, 2, workers=0, root=root, progress=False)
+    assert again.computed == [] and again.skipped == [0, 1]
+    assert again.records == run.records
+    # extending the run computes only the new replication
+    more = run_validation(run.config, 3, workers=0, root=root, progress=False)
+    assert more.computed == [2] and more.records[:2] == run.records
+    assert summarize_run(more)["ok"] == 3
+
+
+def test_failed_replication_is_recorded_with_error_and_seed(tmp_path):
+    cfg = tiny(sampler={"no_such_sampler_option": 1})
+    run = run_validation(cfg, 2, workers=0, root=tmp_path, progress=False)
+    summary = summarize_run(run)
+    assert summary["failed"] == 2 and summary["ok"] == 0 and run.n_failed == 2
+    for rec, info in zip(run.records, summary["failed_reps"]):
+        assert rec["status"] == "failed"
+        assert "no_such_sampler_option" in rec["error"]
+        assert rec["seeds"] == rep_seeds(cfg, rec["rep"]) == info["seeds"]
+    # failures are cached like successes; retry_failed recomputes them
+    assert run_validation(cfg, 2, workers=0, root=tmp_path, progress=False).computed == []
+    assert run_validation(cfg, 2, workers=0, root=tmp_path, progress=False, retry_failed=True).computed == [0, 1]
+
+
+def test_process_executor_with_two_workers_reproduces_the_inline_records(inline_run, tmp_path):
+    reference, _ = inline_run
+    run = run_validation(reference.config, 2, workers=2, root=tmp_path, progress=False)
+    assert run.executor.startswith("ProcessPoolExecutor(2)")
+    assert [r["status"] for r in run.records] == ["ok", "ok"]
+    # same seeds -> same data and same draws, whichever process ran the replication
+    for a, b in zip(run.records, reference.records):
+        assert a["params"] == b["params"]
+
+
+def test_dask_local_cluster_runs_replications(inline_run, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    reference, _ = inline_run
+    import dask
+
+    # PyStan samples in child processes, which daemonic Dask workers may not start
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        run = run_validation(reference.config, 2, scheduler=cluster.scheduler_address, root=tmp_path, progress=False)
+    assert run.executor.startswith("dask(")
+    assert [r["status"] for r in run.records] == ["ok", "ok"]
+    for a, b in zip(run.records, reference.records):
+        assert a["params"] == b["params"]
+
+
+# ----------------------------------------------------------------------------- summaries, known answers
+
+
+def _record(rep: int, params: dict) -> dict:
+    return {"rep": rep, "status": "ok", "params": params, "diagnostics": {"trustworthy": True, "divergences": 0},
+            "seconds": 1.0}
+
+
+def _normal_summary(truth: float, mean: float, sd: float) -> dict:
+    from scipy import stats
+
+    q = stats.norm.ppf([0.05, 0.25, 0.5, 0.75, 0.95], loc=mean, scale=sd)
+    return {"truth": truth, "mean": mean, "sd": sd, "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3],
+            "q95": q[4], "rank": 0}
+
+
+def test_recovery_table_bias_and_rmse_on_known_errors():
+    errors = [1.0, -1.0, 3.0]
+    records = [_record(i, {"gamma0": _normal_summary(2.0, 2.0 + e, 1.0)}) for i, e in enumerate(errors)]
+    row = recovery_table(records).loc["gamma0"]
+    assert row["n"] == 3
+    assert row["bias"] == pytest.approx(1.0)
+    assert row["rmse"] == pytest.approx(np.sqrt(11 / 3))
+    # |error| <= 0.674 sd is inside the 50% interval, <= 1.645 sd inside the 90% one
+    assert row["cov50"] == pytest.approx(0.0) and row["cov90"] == pytest.approx(2 / 3)
+    assert row["cov90_mcse"] == pytest.approx(np.sqrt(0.9 * 0.1 / 3))
+
+
+@pytest.mark.parametrize("posterior_sd, expected50, expected90", [
+    (1.0, 0.5, 0.9),                 # calibrated: posterior sd equals the sampling sd of the mean
+    (0.5, 0.2611, 0.5117),           # overconfident: P(|N(0,1)| < 0.6745 * 0.5), P(|N(0,1)| < 1.6449 * 0.5)
+])
+def test_recovery_coverage_matches_known_coverage_within_mc_error(posterior_sd, expected50, expected90):
+    rng = np.random.default_rng(11)
+    n = 400
+    truth = rng.normal(size=n)
+    means = truth + rng.normal(size=n)  # the estimate's error is N(0, 1)
+    records = [_record(i, {"theta": _normal_summary(t, m, posterior_sd)}) for i, (t, m) in enumerate(zip(truth, means))]
+    row = recovery_table(records).loc["theta"]
+    # 4 binomial standard errors at the expected value: fails by chance with probability < 1e-4
+    assert abs(row["cov50"] - expected50) < 4 * np.sqrt(expected50 * (1 - expected50) / n)
+    assert abs(row["cov90"] - expected90) < 4 * np.sqrt(expected90 * (1 - expected90) / n)
+    assert row["bias"] == pytest.approx(0.0, abs=4 / np.sqrt(n))
+
+
+def _sbc_ranks(rng, n_reps: int, L: int, posterior_sd: float) -> list[int]:
+    """Ranks of a normal-normal model whose 'posterior' has sd ``posterior_sd`` (1 = calibrated,
+    since prior and posterior are both N(0, 1) when the data carry no information)."""
+    return [rank_statistic(rng.normal(0, posterior_sd, size=L), rng.normal(), thin=1) for _ in range(n_reps)]
+
+
+def test_uniformity_test_holds_its_level_and_rejects_miscalibration():
+    import pandas as pd
+
+    rng = np.random.default_rng(2024)
+    L, n_reps, n_sim, alpha = 49, 100, 200, 0.1
+    rejected_uniform = rejected_narrow = 0
+    for _ in range(n_sim):
+        uniform = pd.DataFrame({f"p{i}": _sbc_ranks(rng, n_reps, L, 1.0) for i in range(3)})
+        narrow = pd.DataFrame({"p0": _sbc_ranks(rng, n_reps, L, 0.6), "p1": _sbc_ranks(rng, n_reps, L, 1.0)})
+        rejected_uniform += bool(uniformity_tests(uniform, L, alpha=alpha)["reject"].any())
+        rejected_narrow += bool(uniformity_tests(narrow, L, alpha=alpha)["reject"]["p0"])
+    # family-wise error rate <= alpha (Holm), allowing 3 Monte Carlo standard errors
+    assert rejected_uniform / n_sim <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / n_sim)
+    # an overconfident posterior (sd 0.6 instead of 1) gives U-shaped ranks, almost always detected
+    assert rejected_narrow / n_sim >= 0.9
+
+
+def test_holm_and_bonferroni_adjustments():
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    ranks = pd.DataFrame({"a": rng.integers(0, 20, 60), "b": np.zeros(60, dtype=int)})
+    holm = uniformity_tests(ranks, 19, correction="holm")
+    bonf = uniformity_tests(ranks, 19, correction="bonferroni")
+    assert bool(holm.loc["b", "reject"]) and bool(bonf.loc["b", "reject"])  # all ranks 0: not uniform
+    assert (holm["p_adj"] <= bonf["p_adj"] + 1e-15).all() and (holm["p_adj"] >= holm["p"]).all()
+    with pytest.raises(ValueError):
+        uniformity_tests(ranks, 19, correction="none")
+
+
+def test_ecdf_band_is_simultaneous_at_its_level():
+    n, L, level, n_check = 100, 30, 0.9, 400
+    band = ecdf_difference_band(n, L, level=level, n_sim=2000, seed=1)
+    rng = np.random.default_rng(99)  # independent of the band's own simulation
+    inside = np.mean([np.all(np.abs(ecdf_difference(rng.integers(0, L + 1, n), L)[1]) <= band + 1e-12)
+                      for _ in range(n_check)])
+    assert abs(inside - level) < 4 * np.sqrt(level * (1 - level) / n_check)
+    # the ECDF difference of ranks all at 0 leaves the band
+    assert np.any(np.abs(ecdf_difference(np.zeros(n), L)[1]) > band)
+
+
+def test_sbc_ranks_table_skips_failed_records():
+    records = [_record(0, {"x": {"rank": 3}}), {"rep": 1, "status": "failed"}, _record(2, {"x": {"rank": 5}})]
+    table = sbc_ranks(records)
+    assert list(table.index) == [0, 2] and list(table["x"]) == [3, 5]
+
+
+def test_load_records_reads_what_the_run_stored(inline_run):
+    run, _ = inline_run
+    assert load_records(run.folder, [0, 1]) == run.records[:2]
+    assert load_records(run.folder, [99]) == []
