@@ -239,3 +239,16 @@ def test_load_records_reads_what_the_run_stored(inline_run):
     run, _ = inline_run
     assert load_records(run.folder, [0, 1]) == run.records[:2]
     assert load_records(run.folder, [99]) == []
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_validate_is_registered_and_rejects_misspecified_recovery(capsys):
+    from seu_sensitivity.cli import COMMANDS, main
+
+    assert COMMANDS["validate"][0] == "seu_sensitivity.validation_command"
+    assert main(["validate", "recovery", "--quick", "--misspecified"]) == 2
+    assert "sbc only" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["validate", "sbc", "--design", "3x3"])

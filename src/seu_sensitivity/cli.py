@@ -18,6 +18,7 @@ from typing import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("seu_sensitivity.render.command", "build the book (Quarto when present, else the built-in engine)"),
     "cache": ("seu_sensitivity.cache_command", "list, verify or clear cached fits"),
+    "validate": ("seu_sensitivity.validation_command", "recovery and SBC runs for h_m01"),
 }
 
 
