@@ -247,12 +247,17 @@ def fit_independent(
 
     ``fit_function`` / ``diagnose_function`` default to
     :func:`seu_sensitivity.fitting.fit` and
-    :func:`seu_sensitivity.diagnostics.diagnose` (tests pass fakes).
+    :func:`seu_sensitivity.diagnostics.diagnose` on alpha, beta and delta
+    (tests pass fakes).
     """
     if fit_function is None:
         from seu_sensitivity.fitting import fit as fit_function
     if diagnose_function is None:
-        from seu_sensitivity.diagnostics import diagnose as diagnose_function
+        from seu_sensitivity.diagnostics import diagnose
+
+        def diagnose_function(idata: Any) -> pd.DataFrame:
+            # eta is a deterministic function of beta and delta: checking it again only costs time
+            return diagnose(idata, var_names=["alpha", "beta", "delta"])
     priors = dict(priors or TASK_PRIORS)
     _check_cells(cells, ("cell_id", "task"))
     rows, fits, first = [], {}, {}
