@@ -1,0 +1,74 @@
+"""Benchmark of the validation runs: wall time per replication, 1 vs 2 workers, projected full-mode time.
+
+Usage::
+
+    .venv/bin/python benchmarks/validation_runs.py [--reps 4] [--full-reps 2] [--kind sbc]
+
+1. Quick-mode replications (``ValidationConfig.preset(kind, "2x2", quick=True)``)
+   run with 1 worker and then with 2 workers, each in a fresh results folder
+   (so nothing is resumed) -> wall time, seconds per replication, speed-up.
+   Wall time includes starting the worker processes (each loads PyStan and
+   the compiled model once), which is what a user waits for.
+2. ``--full-reps`` full-mode replications per design in this process ->
+   seconds per full replication, and the projected wall time of the
+   full-mode runs (recovery 100 + SBC 200 + mis-specified SBC 200 per design)
+   on 1 and 2 workers, using the measured speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from seu_sensitivity.validation import ValidationConfig, run_validation, summarize_run
+
+FULL_PLAN = {"recovery": 100, "sbc": 200, "sbc-misspecified": 200}
+
+
+def timed_run(config: ValidationConfig, reps: int, workers: int) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory() as root:
+        start = time.perf_counter()
+        run = run_validation(config, reps, workers=workers, root=root, progress=False)
+        wall = time.perf_counter() - start
+    return wall, summarize_run(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--full-reps", type=int, default=2)
+    parser.add_argument("--kind", default="sbc", choices=["sbc", "recovery"])
+    parser.add_argument("--designs", nargs="+", default=["2x2", "6x3"])
+    args = parser.parse_args()
+
+    quick = ValidationConfig.preset(args.kind, "2x2", quick=True)
+    print(f"quick mode, {args.kind} 2x2, {args.reps} replications")
+    walls = {}
+    for workers in (1, 2):
+        wall, summary = timed_run(quick, args.reps, workers)
+        walls[workers] = wall
+        print(f"  {workers} worker(s): wall {wall:7.1f} s  = {wall / args.reps:6.2f} s/rep (wall)  "
+              f"{summary['seconds_per_rep']:6.2f} s/rep (inside the worker)  failed {summary['failed']}")
+    speedup = walls[1] / walls[2]
+    print(f"  speed-up of 2 workers over 1: {speedup:.2f}x")
+
+    if args.full_reps <= 0:
+        return
+    print(f"full mode, {args.full_reps} replications per design and kind (1 worker, this process)")
+    total_1 = 0.0
+    for design in args.designs:
+        for kind, n in FULL_PLAN.items():
+            base = "sbc" if kind.startswith("sbc") else "recovery"
+            cfg = ValidationConfig.preset(base, design, misspecified=kind.endswith("misspecified"))
+            wall, summary = timed_run(cfg, args.full_reps, 0)
+            per_rep = wall / args.full_reps
+            total_1 += per_rep * n
+            print(f"  {kind:17s} {design}: {per_rep:7.2f} s/rep  x {n} reps = {per_rep * n / 3600:6.2f} h "
+                  f"(1 worker); failed {summary['failed']}, flagged {summary['untrustworthy']}")
+    print(f"projected full-mode time: {total_1 / 3600:.2f} h on 1 worker, "
+          f"{total_1 / speedup / 3600:.2f} h on 2 workers (measured speed-up {speedup:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
