@@ -252,3 +252,23 @@ def test_cli_validate_is_registered_and_rejects_misspecified_recovery(capsys):
     assert "sbc only" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["validate", "sbc", "--design", "3x3"])
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_validation_figures_have_one_panel_per_parameter():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seu_sensitivity.plots.validation import ecdf_difference_plot, rank_histograms, recovery_scatter
+
+    rng = np.random.default_rng(3)
+    records = [_record(i, {n: {**_normal_summary(0.0, rng.normal(), 1.0), "rank": int(rng.integers(0, 20))}
+                           for n in ("a", "b", "c")}) for i in range(30)]
+    for fig in (rank_histograms(records, 19), ecdf_difference_plot(records, 19), recovery_scatter(records)):
+        titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+        assert titles == ["a", "b", "c"]
+        plt.close(fig)
