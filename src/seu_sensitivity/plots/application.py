@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
@@ -82,6 +83,10 @@ def forest_by_temperature(
             ax.set_title(f"{llm}, {task}")
             if log_scale:
                 ax.set_xscale("log")
+                # plain numbers at 1-2-5 steps: the default log labels (3 x 10^1, ...) collide
+                ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(mticker.NullFormatter())
             if r == len(llms) - 1:
                 ax.set_xlabel(r"$\alpha$ (median, 90% interval)")
     axes[0, -1].legend(loc="best")
