@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,20 +64,7 @@ def test_event_loop_compat_patches_a_running_loop():
     assert asyncio.run(inside()) == "nested ok"
 
 
-# The same program text as in test_fitting.py: httpstan compiles it once for both files.
-TINY = """
-data { int<lower=1> N; vector[N] y; real<lower=0> sigma; }
-parameters { real mu; vector[2] theta; }
-model { mu ~ normal(0, 5); theta ~ normal(0, 1); y ~ normal(mu, sigma); }
-generated quantities {
-  vector[N] log_lik;
-  array[N] real y_rep;
-  array[2, 3] real m;
-  real chain_mu = mu;
-  for (n in 1:N) { log_lik[n] = normal_lpdf(y[n] | mu, sigma); y_rep[n] = normal_rng(mu, sigma); }
-  for (i in 1:2) for (j in 1:3) m[i, j] = 10 * i + j;
-}
-"""
+TINY = (Path(__file__).parent / "fixtures" / "stan" / "normal_tiny.stan").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -118,3 +106,19 @@ def test_incomplete_httpstan_build_is_removed_and_a_complete_one_kept(tmp_path, 
     assert remove_incomplete_build(source) is False and folder.exists()
     assert build_lock(source).lock_file == build_lock(source).lock_file  # one lock per program
     assert build_lock(source).lock_file != build_lock(source + " ").lock_file
+
+
+def test_sampler_stats_split_warmup_and_use_arviz_names_and_dtypes():
+    from seu_sensitivity.backends.base import sampler_stats
+
+    steps = np.arange(2 * 5).reshape(2, 5).astype(float)  # (chain, draw), first 2 draws warmup
+    columns = {"n_leapfrog__": steps, "divergent__": np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1.0]]),
+               "lp__": -steps}
+    stats, warmup = sampler_stats(columns, n_warmup_saved=2)
+    assert set(stats) == {"n_steps", "diverging", "lp"}
+    assert stats["n_steps"].dtype == np.int64 and stats["diverging"].dtype == bool
+    np.testing.assert_array_equal(stats["n_steps"], [[2, 3, 4], [7, 8, 9]])
+    np.testing.assert_array_equal(warmup, [[0, 1], [5, 6]])
+    assert stats["diverging"].sum() == 2
+    _, no_warmup = sampler_stats(columns, n_warmup_saved=0)
+    assert no_warmup is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -173,20 +174,7 @@ def test_errors_name_the_problem(cell):
 
 # -- generic programs, in and out of a running event loop --------------------------------------
 
-# The same program text as in test_backends.py: httpstan compiles it once for both files.
-NORMAL = """
-data { int<lower=1> N; vector[N] y; real<lower=0> sigma; }
-parameters { real mu; vector[2] theta; }
-model { mu ~ normal(0, 5); theta ~ normal(0, 1); y ~ normal(mu, sigma); }
-generated quantities {
-  vector[N] log_lik;
-  array[N] real y_rep;
-  array[2, 3] real m;
-  real chain_mu = mu;
-  for (n in 1:N) { log_lik[n] = normal_lpdf(y[n] | mu, sigma); y_rep[n] = normal_rng(mu, sigma); }
-  for (i in 1:2) for (j in 1:3) m[i, j] = 10 * i + j;
-}
-"""
+NORMAL = (Path(__file__).parent / "fixtures" / "stan" / "normal_tiny.stan").read_text(encoding="utf-8")
 
 
 @pytest.fixture

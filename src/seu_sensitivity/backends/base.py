@@ -15,10 +15,48 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanProgram", "SAMPLE_STATS"]
+__all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanProgram", "SAMPLE_STATS", "STAN_STATS", "sampler_stats"]
 
 #: sampler diagnostics every backend returns, under ArviZ's names
 SAMPLE_STATS = ("lp", "acceptance_rate", "step_size", "tree_depth", "n_steps", "diverging", "energy")
+#: Stan's sampler-statistic column -> ArviZ name (the same in PyStan and CmdStan output)
+STAN_STATS = {
+    "lp__": "lp",
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+_INTEGER_STATS = ("tree_depth", "n_steps")
+
+
+def sampler_stats(
+    columns: Mapping[str, np.ndarray], n_warmup_saved: int
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Sampler statistics under ArviZ's names, with warmup draws split off.
+
+    ``columns`` maps Stan's column names (``lp__``, ``n_leapfrog__``, ...) to
+    arrays (chain, draw) whose first ``n_warmup_saved`` draws are warmup.
+    Returns the post-warmup statistics with ArviZ dtypes (``diverging`` bool,
+    counts int64) and the warmup leapfrog steps (None unless warmup was saved).
+    """
+    stats: dict[str, np.ndarray] = {}
+    warmup_steps = None
+    for stan_name, arviz_name in STAN_STATS.items():
+        if stan_name not in columns:
+            continue
+        values = np.asarray(columns[stan_name])
+        if stan_name == "n_leapfrog__" and n_warmup_saved:
+            warmup_steps = values[:, :n_warmup_saved].astype(np.int64)
+        values = values[:, n_warmup_saved:]
+        if arviz_name == "diverging":
+            values = values.astype(bool)
+        elif arviz_name in _INTEGER_STATS:
+            values = values.astype(np.int64)
+        stats[arviz_name] = values
+    return stats, warmup_steps
 
 
 class BackendUnavailable(ImportError):

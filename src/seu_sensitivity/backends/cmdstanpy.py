@@ -16,21 +16,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from seu_sensitivity.backends.base import Backend, SampleResult, StanProgram
+from seu_sensitivity.backends.base import STAN_STATS, Backend, SampleResult, StanProgram, sampler_stats
 
 __all__ = ["CmdStanPyBackend"]
 
 #: PyStan-style sampler names -> CmdStanPy's names
 _RENAME = {"delta": "adapt_delta", "max_depth": "max_treedepth", "stepsize": "step_size"}
-_STATS = {
-    "lp__": "lp",
-    "accept_stat__": "acceptance_rate",
-    "stepsize__": "step_size",
-    "treedepth__": "tree_depth",
-    "n_leapfrog__": "n_steps",
-    "divergent__": "diverging",
-    "energy__": "energy",
-}
 BUILD_DIR_ENV = "SEU_CMDSTAN_BUILD_DIR"
 
 
@@ -117,23 +108,13 @@ class CmdStanPyBackend(Backend):
             values = np.asarray(fit.stan_variable(name, inc_warmup=save_warmup_stats))  # (chain*draw, *shape)
             values = values.reshape(chains, -1, *values.shape[1:])
             out[name] = values[:, skip:]
-        stats: dict[str, np.ndarray] = {}
-        warmup_steps = None
         method = fit.method_variables()  # name -> (draw, chain), warmup included when saved
-        # stan_variable(concat_chains) stacks chain after chain: (chain * draw, *shape)
-        for stan_name, arviz_name in _STATS.items():
-            if stan_name not in method:
-                continue
-            values = np.asarray(method[stan_name])
-            values = values.reshape(values.shape[0], chains).T  # (draw, chain[, 1]) -> (chain, draw)
-            if stan_name == "n_leapfrog__" and save_warmup_stats:
-                warmup_steps = values[:, :skip].astype(np.int64)
-            values = values[:, skip:]
-            if arviz_name == "diverging":
-                values = values.astype(bool)
-            elif arviz_name in ("tree_depth", "n_steps"):
-                values = values.astype(np.int64)
-            stats[arviz_name] = values
+        columns = {
+            name: np.asarray(method[name]).reshape(-1, chains).T  # (draw, chain[, 1]) -> (chain, draw)
+            for name in STAN_STATS
+            if name in method
+        }
+        stats, warmup_steps = sampler_stats(columns, skip)
         return SampleResult(
             draws=out,
             sample_stats=stats,

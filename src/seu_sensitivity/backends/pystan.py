@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 from filelock import FileLock
 
-from seu_sensitivity.backends.base import Backend, BackendUnavailable, SampleResult, StanProgram
+from seu_sensitivity.backends.base import STAN_STATS, Backend, BackendUnavailable, SampleResult, StanProgram, sampler_stats
 
 __all__ = ["PyStanBackend", "ensure_event_loop_compat", "build_lock", "remove_incomplete_build"]
 
@@ -61,16 +61,6 @@ def remove_incomplete_build(source: str) -> bool:
 
 #: CmdStanPy-style sampler names -> PyStan's names
 _RENAME = {"adapt_delta": "delta", "max_treedepth": "max_depth", "step_size": "stepsize"}
-#: PyStan sampler statistic -> ArviZ name
-_STATS = {
-    "lp__": "lp",
-    "accept_stat__": "acceptance_rate",
-    "stepsize__": "step_size",
-    "treedepth__": "tree_depth",
-    "n_leapfrog__": "n_steps",
-    "divergent__": "diverging",
-    "energy__": "energy",
-}
 
 
 def ensure_event_loop_compat() -> None:
@@ -162,20 +152,12 @@ class PyStanBackend(Backend):
                 continue
             values = chains_first(np.asarray(fit[name]))
             out[name] = values[:, skip:].reshape((chains, draws, *dims))
-        stats: dict[str, np.ndarray] = {}
-        warmup_steps = None
-        for stan_name, arviz_name in _STATS.items():
-            if stan_name not in fit.sample_and_sampler_param_names:
-                continue
-            values = chains_first(np.asarray(fit[stan_name])[0])
-            if stan_name == "n_leapfrog__" and save_warmup_stats:
-                warmup_steps = values[:, :skip].astype(np.int64)
-            values = values[:, skip:]
-            if arviz_name == "diverging":
-                values = values.astype(bool)
-            elif arviz_name in ("tree_depth", "n_steps"):
-                values = values.astype(np.int64)
-            stats[arviz_name] = values
+        columns = {
+            name: chains_first(np.asarray(fit[name])[0])
+            for name in STAN_STATS
+            if name in fit.sample_and_sampler_param_names
+        }
+        stats, warmup_steps = sampler_stats(columns, skip)
         return SampleResult(
             draws=out,
             sample_stats=stats,
