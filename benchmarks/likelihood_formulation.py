@@ -22,6 +22,13 @@ D = 32, K = 3) it measures, side by side in one run:
 4. Compile time (a cold build of h_m01), cold fit time and cache-hit time
    (the identical second call).
 
+The figures are printed and written to
+``benchmarks/results/likelihood_formulation.json`` (read by the
+implementation chapter): ``date``, ``machine``, ``design``, ``formulations``
+(one row per program, h_m01 first: ``name``, ``gradients``, ``sample_s``,
+``grad_per_s``), ``gradient_ratio``, ``same_posterior``, ``ess_gamma`` and
+``times`` (compile, cold fit, cache hit).
+
 Timed programs have their generated quantities removed, so the figures
 measure the likelihood, not the writing and parsing of 10,800 generated
 values per draw (identical in both). Run::
@@ -32,10 +39,14 @@ values per draw (identical in both). Run::
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import tempfile
 import time
 import uuid
+from datetime import datetime, timezone
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -141,8 +152,9 @@ def main() -> None:
     # 2. same posterior
     same_path = fast["gradients"] == slow["gradients"]
     max_draw_diff = float(np.max(np.abs(fast["result"].draws["gamma"] - slow["result"].draws["gamma"])))
+    density_difference = log_density_agreement([vectorised, per_obs], stan_data)
     print(f"\n2. same posterior: max |log density difference| at 5 random points = "
-          f"{log_density_agreement([vectorised, per_obs], stan_data):.2e}; same leapfrog count: {same_path}; "
+          f"{density_difference:.2e}; same leapfrog count: {same_path}; "
           f"max |gamma draw difference| = {max_draw_diff:.2e}")
 
     # 3 + 4. cold fit through fit() (empty fit cache; compiled program cached), ESS/s for gamma, cache hit
@@ -181,6 +193,24 @@ def main() -> None:
     print(f"\n4. compile (cold build of h_m01, incl. data setup): {compile_s:.1f} s")
     print(f"   cold fit through fit() (compiled program cached, empty fit cache): {cold:.1f} s")
     print(f"   cache hit (identical second call): {hit:.2f} s")
+
+    results = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
+        "design": {"J": data.J, "P": data.P, "M": data.M, "R": data.R, "D": data.D, "K": 3},
+        "formulations": [{key: row[key] for key in ("name", "gradients", "sample_s", "grad_per_s")}
+                         for row in (fast, slow)],
+        "gradient_ratio": ratio,
+        "same_posterior": {"max_log_density_difference": density_difference, "same_leapfrog_count": same_path,
+                           "max_gamma_draw_difference": max_draw_diff},
+        "ess_gamma": {"chains": args.chains, "warmup": args.warmup, "draws": args.draws,
+                      "min_bulk_ess": ess, "per_s": ess / cold},
+        "times": {"compile_s": compile_s, "cold_fit_s": cold, "cache_hit_s": hit},
+    }
+    target = Path(__file__).resolve().parent / "results" / "likelihood_formulation.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten: {target}")
 
 
 if __name__ == "__main__":
