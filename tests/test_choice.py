@@ -19,7 +19,9 @@ finite = st.floats(-5, 5, allow_nan=False)
 def menu_problems(draw):
     """Expected utilities of R alternatives and M random menus over them."""
     R = draw(st.integers(2, 8))
-    eta = draw(arrays(float, R, elements=st.floats(0, 1, allow_nan=False)))
+    # a grid of expected utilities: distinct values differ by at least 1e-3, so
+    # "alpha large enough to separate them" stays a finite number
+    eta = draw(arrays(float, R, elements=st.integers(0, 1000).map(lambda k: k / 1000)))
     M = draw(st.integers(1, 6))
     I = random_menus(M, R, seed=draw(st.integers(0, 10_000)), max_size=min(4, R))
     return eta, I
@@ -56,7 +58,7 @@ def test_large_alpha_picks_the_seu_maximiser(problem):
     maximisers = (on_menu == top) & (I == 1)
     gaps = np.where(I == 1, top - eta, np.inf)
     smallest_gap = np.min(np.where(maximisers, np.inf, gaps))
-    alpha = 60.0 / smallest_gap if np.isfinite(smallest_gap) and smallest_gap > 0 else 1e6
+    alpha = 60.0 / smallest_gap if np.isfinite(smallest_gap) else 1e6
     p = choice.choice_probabilities(alpha, eta, I)
     mass_on_maximisers = (p * maximisers).sum(axis=1)
     np.testing.assert_allclose(mass_on_maximisers, 1.0, atol=1e-12)
@@ -135,6 +137,12 @@ def test_extreme_alpha_is_finite():
         assert np.all(np.isfinite(ll))
         assert ll[0] == pytest.approx(0.0, abs=1e-12)  # the maximiser, chosen: log 1
         assert ll[1] == pytest.approx(-alpha * 0.5, rel=1e-9)  # dominated by the gap to alternative 2
+
+
+@pytest.mark.parametrize("alpha", [-1.0, np.inf, np.nan])
+def test_alpha_outside_its_range_is_rejected(alpha):
+    with pytest.raises(ValueError, match="alpha must be finite and non-negative"):
+        choice.choice_probabilities(alpha, np.array([0.0, 1.0]), np.array([[1, 1]]))
 
 
 def test_stacked_log_likelihood_equals_per_cell_m01_likelihood():

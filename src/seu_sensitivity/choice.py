@@ -77,8 +77,8 @@ def expected_utilities(psi: np.ndarray, upsilon: np.ndarray) -> np.ndarray:
 def _alpha_eta(alpha: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     alpha = np.asarray(alpha, dtype=float)
     eta = np.asarray(eta, dtype=float)
-    if np.any(alpha < 0):
-        raise ValueError("alpha must be non-negative")
+    if not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
+        raise ValueError("alpha must be finite and non-negative")
     return alpha, eta
 
 
