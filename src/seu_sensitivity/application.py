@@ -263,7 +263,7 @@ def fit_independent(
     rows, fits, first = [], {}, {}
     iterator: Iterable[int] = range(len(cells))
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm  # plain text on stderr: the render engine echoes it live (tqdm.auto would draw a widget)
 
         iterator = tqdm(iterator, desc="m_01 fits", unit="fit")
     start = time.perf_counter()

@@ -407,7 +407,7 @@ class ValidationRun:
 
 def _progress(total: int, enabled: bool, desc: str):
     """tqdm bar with ETA (its default format shows elapsed<remaining and rate)."""
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm  # plain text on stderr, echoed live by the render engine (tqdm.auto would draw a widget)
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="rep", smoothing=0.1)
 
