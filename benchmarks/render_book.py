@@ -2,14 +2,23 @@
 
 The first run fills the fit cache when it is empty (cold); the second finds
 every fit cached (warm), which must finish within 60 s. Prints both times per
-chapter, side by side.
+chapter, side by side, and writes them to
+``benchmarks/results/render_book[_quick].json``.
 
-    .venv/bin/python benchmarks/render_book.py [--quick] [--output-dir DIR]
+``--cache-dir`` points the fit cache (``SEU_CACHE_DIR``) at a folder of its
+own, so that "cold" really starts empty; ``--warm-only`` skips the cold run
+(its column is then empty) when the cache is known to hold every fit.
+Validation replications are cached under ``<project>/.cache/validation``.
+
+    .venv/bin/python benchmarks/render_book.py [--quick] [--cache-dir DIR] [--warm-only] [--output-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,17 +39,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="render with small settings")
     parser.add_argument("--output-dir", type=Path, default=None, help="site folder (default: a temporary one)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="fit cache to use (SEU_CACHE_DIR)")
+    parser.add_argument("--warm-only", action="store_true", help="skip the cold render (every fit already cached)")
     args = parser.parse_args()
+    if args.cache_dir is not None:
+        os.environ["SEU_CACHE_DIR"] = str(args.cache_dir)
     root = project_root()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.output_dir or Path(tmp) / "book"
-        cold, cold_total = timed_render(root, out, args.quick)
+        cold, cold_total = ({}, None) if args.warm_only else timed_render(root, out, args.quick)
         warm, warm_total = timed_render(root, out, args.quick)
-    width = max(len(name) for name in cold) + 2
+
+    def show(value: float | None) -> str:
+        return f"{value:>10.1f}" if value is not None else f"{'-':>10}"
+
+    width = max(len(name) for name in warm) + 2
     print(f"{'chapter':<{width}}{'cold (s)':>10}{'warm (s)':>10}")
-    for name in cold:
-        print(f"{name:<{width}}{cold[name]:>10.1f}{warm[name]:>10.1f}")
-    print(f"{'total (wall)':<{width}}{cold_total:>10.1f}{warm_total:>10.1f}")
+    for name in warm:
+        print(f"{name:<{width}}{show(cold.get(name))}{show(warm[name])}")
+    print(f"{'total (wall)':<{width}}{show(cold_total)}{show(warm_total)}")
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+        "mode": "quick" if args.quick else "full",
+        "cores": os.cpu_count(),
+        "load_average_at_end": list(os.getloadavg()),
+        "chapters": {name: {"cold_seconds": cold.get(name), "warm_seconds": warm[name]} for name in warm},
+        "cold_total_seconds": cold_total,
+        "warm_total_seconds": warm_total,
+        "warm_budget_seconds": BUDGET_SECONDS,
+    }
+    target = root / "benchmarks" / "results" / f"render_book{'_quick' if args.quick else ''}.json"
+    target.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written: {target.relative_to(root)}")
     verdict = "within" if warm_total <= BUDGET_SECONDS else "OVER"
     print(f"warm re-render {warm_total:.1f} s: {verdict} the {BUDGET_SECONDS:.0f} s budget "
           f"({'quick' if args.quick else 'full'} settings)")

@@ -13,13 +13,20 @@ Usage::
    seconds per full replication, and the projected wall time of the
    full-mode runs (recovery 100 + SBC 200 + mis-specified SBC 200 per design)
    on 1 and 2 workers, using the measured speed-up.
+
+The figures are also written to ``benchmarks/results/validation_runs.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
 import tempfile
 import time
+
+from seu_sensitivity.paths import project_root
 
 from seu_sensitivity.validation import ValidationConfig, run_validation, summarize_run
 
@@ -52,8 +59,19 @@ def main() -> None:
               f"{summary['seconds_per_rep']:6.2f} s/rep (inside the worker)  failed {summary['failed']}")
     speedup = walls[1] / walls[2]
     print(f"  speed-up of 2 workers over 1: {speedup:.2f}x")
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+               "cores": os.cpu_count(), "quick": {"kind": args.kind, "design": "2x2", "reps": args.reps,
+                                                  "wall_seconds": walls, "speedup_2_over_1": speedup},
+               "full": {"reps_measured": args.full_reps, "seconds_per_rep": {}}}
+
+    def write() -> None:
+        results["load_average_at_end"] = list(os.getloadavg())
+        target = project_root() / "benchmarks" / "results" / "validation_runs.json"
+        target.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"written: {target.relative_to(project_root())}")
 
     if args.full_reps <= 0:
+        write()
         return
     print(f"full mode, {args.full_reps} replications per design and kind (1 worker, this process)")
     total_1 = 0.0
@@ -64,10 +82,15 @@ def main() -> None:
             wall, summary = timed_run(cfg, args.full_reps, 0)
             per_rep = wall / args.full_reps
             total_1 += per_rep * n
+            results["full"]["seconds_per_rep"][f"{kind} {design}"] = per_rep
             print(f"  {kind:17s} {design}: {per_rep:7.2f} s/rep  x {n} reps = {per_rep * n / 3600:6.2f} h "
                   f"(1 worker); failed {summary['failed']}, flagged {summary['untrustworthy']}")
     print(f"projected full-mode time: {total_1 / 3600:.2f} h on 1 worker, "
           f"{total_1 / speedup / 3600:.2f} h on 2 workers (measured speed-up {speedup:.2f}x)")
+    results["full"]["plan"] = FULL_PLAN
+    results["full"]["designs"] = args.designs
+    results["full"]["projected_hours"] = {"1 worker": total_1 / 3600, "2 workers": total_1 / speedup / 3600}
+    write()
 
 
 if __name__ == "__main__":
