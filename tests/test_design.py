@@ -34,6 +34,17 @@ def test_seed_six_by_three_design_is_exact():
     assert design.X.index.tolist() == design.cells["cell_id"].tolist()
 
 
+def test_alignment_study_design_is_the_seed_design():
+    """The package's named 6 x 3 design is the seed's (the chapters use it)."""
+    import seu_sensitivity as seu
+
+    assert seu.ALIGNMENT_STUDY == {"model": MODELS, "prompt": PROMPTS}
+    expected = factorial_design({"model": MODELS, "prompt": PROMPTS}, interactions=[("model", "prompt")])
+    got = seu.alignment_study_design(interactions=[("model", "prompt")])
+    assert got.predictors == expected.predictors
+    np.testing.assert_array_equal(got.X.to_numpy(), expected.X.to_numpy())
+
+
 def test_reference_level_moves_the_zero_row():
     design = factorial_design({"model": MODELS, "prompt": PROMPTS}, reference={"prompt": "role-play"})
     zero_rows = design.cells[(design.X == 0).all(axis=1).to_numpy()]

@@ -10,7 +10,7 @@ The public API, in the order of an analysis::
 
 from __future__ import annotations
 
-from seu_sensitivity.design import Design, design_from_formula, factorial_design
+from seu_sensitivity.design import ALIGNMENT_STUDY, Design, alignment_study_design, design_from_formula, factorial_design
 from seu_sensitivity.stacking import CellData, StackedData, stack_cells
 from seu_sensitivity.simulate import simulate_cell, simulate_hierarchical
 
@@ -23,6 +23,8 @@ __all__ = [
     "design_from_formula",
     "diagnose",
     "factorial_design",
+    "alignment_study_design",
+    "ALIGNMENT_STUDY",
     "fit",
     "simulate_cell",
     "simulate_hierarchical",

@@ -217,6 +217,25 @@ def factorial_design(
     return _build(cells, formula, coding, renames)
 
 
+#: The prospective alignment study of the hierarchical formulation: six LLMs
+#: crossed with three prompting strategies (J = 18 cells), GPT-4o x neutral the
+#: reference cell.
+ALIGNMENT_STUDY: dict[str, list[str]] = {
+    "model": ["GPT-4o", "GPT-4o-mini", "Claude 3.5S", "Claude 3.5H", "Gemini 1.5P", "Gemini 1.5F"],
+    "prompt": ["neutral", "chain-of-thought", "role-play"],
+}
+
+
+def alignment_study_design(**options: Any) -> Design:
+    """The 6 x 3 alignment-study design; ``options`` go to :func:`factorial_design`.
+
+    >>> d = alignment_study_design()
+    >>> d.J, d.P, d.cell_ids[0]
+    (18, 7, 'GPT-4o__neutral')
+    """
+    return factorial_design(ALIGNMENT_STUDY, **options)
+
+
 def design_from_formula(cells: pd.DataFrame, formula: str) -> Design:
     """Design from any formulaic formula over a table of cells.
 
