@@ -90,3 +90,19 @@ def test_var_names_restrict_the_checks(var_names):
     idata = _idata({"mu": rng.normal(size=(CHAINS, DRAWS)), "nuisance": bad})
     assert diagnose(idata, var_names=var_names).loc["max R-hat", "ok"]
     assert not diagnose(idata).loc["max R-hat", "ok"]
+
+
+def test_compare_gives_one_row_per_fit_with_the_worst_values():
+    from seu_sensitivity.diagnostics import compare
+
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[0, :2] = True
+    rng = np.random.default_rng(5)
+    fits = {"good": _idata(), "divergent": _idata(diverging=diverging),
+            "restricted": (_idata({"mu": rng.normal(size=(CHAINS, DRAWS)),
+                                   "bad": rng.normal(size=(CHAINS, DRAWS)) + np.arange(CHAINS)[:, None]}), ["mu"])}
+    table = compare(fits)
+    assert list(table.index) == ["good", "divergent", "restricted"]
+    assert table.loc["divergent", "divergences"] == 2 and not table.loc["divergent", "trustworthy"]
+    assert table.loc["good", "trustworthy"] and table.loc["restricted", "trustworthy"]  # "bad" left out
+    assert table.loc["good", "max R-hat"] == diagnose(fits["good"]).loc["max R-hat", "value"]

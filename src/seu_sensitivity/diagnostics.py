@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import arviz as az
 import numpy as np
@@ -116,3 +116,23 @@ def verdict(table: pd.DataFrame) -> str:
         return "All convergence checks pass: the fit can be trusted."
     parts = [f"{check} ({row['message']})" for check, row in failed.iterrows()]
     return "This fit is NOT trustworthy: " + "; ".join(parts) + "."
+
+
+#: display formats of the checks in a comparison table (pandas Styler.format)
+COMPARISON_FORMATS = {"max R-hat": "{:.3f}", "min bulk ESS": "{:.0f}", "min tail ESS": "{:.0f}",
+                      "divergences": "{:.0f}", "min E-BFMI": "{:.2f}"}
+
+
+def compare(fits: Mapping[str, Any], **thresholds: Any) -> pd.DataFrame:
+    """One row per fit: the worst value of each check of :func:`diagnose` and ``trustworthy``.
+
+    ``fits`` maps a row name to an InferenceData, or to ``(idata, var_names)``
+    to restrict the checks to some variables; ``thresholds`` go to
+    :func:`diagnose`. Show it with ``table.style.format(COMPARISON_FORMATS)``.
+    """
+    rows = {}
+    for name, entry in fits.items():
+        idata, var_names = entry if isinstance(entry, tuple) else (entry, None)
+        table = diagnose(idata, var_names=var_names, **thresholds)
+        rows[name] = {**table["value"].to_dict(), "trustworthy": bool(table.attrs["trustworthy"])}
+    return pd.DataFrame.from_dict(rows, orient="index")
