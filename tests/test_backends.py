@@ -122,3 +122,16 @@ def test_sampler_stats_split_warmup_and_use_arviz_names_and_dtypes():
     assert stats["diverging"].sum() == 2
     _, no_warmup = sampler_stats(columns, n_warmup_saved=0)
     assert no_warmup is None
+
+
+def test_cmdstanpy_zero_size_variables_are_filled_as_empty_arrays():
+    """CmdStan writes no CSV column for gamma when P = 0: the backend adds it, empty, like PyStan's."""
+    import doctest
+
+    import seu_sensitivity.backends.cmdstanpy as module
+    from seu_sensitivity.backends.cmdstanpy import zero_size_variables
+
+    declared = {"alpha": 1, "gamma": 1, "gamma0_free": 1, "log_lik": 1, "sigma_cell": 0}
+    present = {"alpha": np.ones((2, 5, 3)), "log_lik": np.ones((2, 5, 7)), "sigma_cell": np.ones((2, 5))}
+    assert zero_size_variables(declared, present, chains=2, draws=5) == {"gamma": (2, 5, 0), "gamma0_free": (2, 5, 0)}
+    assert doctest.testmod(module).failed == 0

@@ -108,6 +108,8 @@ class CmdStanPyBackend(Backend):
             values = np.asarray(fit.stan_variable(name, inc_warmup=save_warmup_stats))  # (chain*draw, *shape)
             values = values.reshape(chains, -1, *values.shape[1:])
             out[name] = values[:, skip:]
+        for name, shape in zero_size_variables(_declared_dimensions(model), out, chains, draws).items():
+            out[name] = np.zeros(shape)
         method = fit.method_variables()  # name -> (draw, chain), warmup included when saved
         columns = {
             name: np.asarray(method[name]).reshape(-1, chains).T  # (draw, chain[, 1]) -> (chain, draw)
@@ -121,3 +123,31 @@ class CmdStanPyBackend(Backend):
             warmup_n_steps=warmup_steps,
             timing={"build": built - start, "sample": done - built},
         )
+
+
+def _declared_dimensions(model: Any) -> dict[str, int]:
+    """Variable -> number of dimensions, from stanc's ``--info`` (parameters, transformed, generated)."""
+    try:
+        info = model.src_info()
+    except Exception:  # pragma: no cover - stanc without --info: nothing to add
+        return {}
+    declared: dict[str, int] = {}
+    for block in ("parameters", "transformed parameters", "generated quantities"):
+        for name, spec in (info.get(block) or {}).items():
+            declared[name] = int(spec.get("dimensions", 0))
+    return declared
+
+
+def zero_size_variables(declared: Mapping[str, int], present: Mapping[str, Any], chains: int,
+                        draws: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of the declared variables that CmdStan's CSV has no column for.
+
+    A variable of size zero (``gamma`` when P = 0) writes no column, so
+    CmdStanPy does not know it; it is returned as an empty array with every
+    dimension 0, as PyStan's backend does.
+
+    >>> zero_size_variables({"alpha": 0, "gamma": 1}, {"alpha": None}, chains=2, draws=3)
+    {'gamma': (2, 3, 0)}
+    """
+    return {name: (chains, draws) + (0,) * ndim
+            for name, ndim in declared.items() if name not in present and ndim > 0}
