@@ -106,3 +106,15 @@ def test_compare_gives_one_row_per_fit_with_the_worst_values():
     assert table.loc["divergent", "divergences"] == 2 and not table.loc["divergent", "trustworthy"]
     assert table.loc["good", "trustworthy"] and table.loc["restricted", "trustworthy"]  # "bad" left out
     assert table.loc["good", "max R-hat"] == diagnose(fits["good"]).loc["max R-hat", "value"]
+
+
+def test_a_constant_quantity_is_ignored_without_warnings():
+    """A parameter held fixed (sigma_cell = 0 in complete pooling) has no R-hat: no warning, no flag."""
+    import warnings
+
+    rng = np.random.default_rng(6)
+    posterior = {"mu": rng.normal(size=(CHAINS, DRAWS)), "fixed": np.zeros((CHAINS, DRAWS))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        table = diagnose(_idata(posterior))
+    assert table.attrs["trustworthy"] and table.loc["max R-hat", "where"] == "mu"

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping, Sequence
 
 import arviz as az
@@ -72,12 +73,17 @@ def diagnose(
     ess_min = ess_per_chain * n_chains
     rows = []
 
-    rhat, rhat_where = _worst(blank(az.rhat(filled)), np.nanargmax) if n_chains > 1 else (np.nan, "")
+    with warnings.catch_warnings():
+        # constant quantities (a parameter held fixed) have no R-hat or ESS: NaN, ignored below
+        warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+        rhat_values = az.rhat(filled) if n_chains > 1 else None
+        ess_values = {method: az.ess(filled, method=method) for method in ("bulk", "tail")}
+    rhat, rhat_where = _worst(blank(rhat_values), np.nanargmax) if n_chains > 1 else (np.nan, "")
     rows.append(("max R-hat", rhat, f"< {rhat_max}", bool(rhat < rhat_max),
                  rhat_where, "needs at least 2 chains" if n_chains < 2 else
                  ("chains agree" if rhat < rhat_max else "chains disagree: not converged")))
     for label, method in (("min bulk ESS", "bulk"), ("min tail ESS", "tail")):
-        ess, where = _worst(blank(az.ess(filled, method=method)), np.nanargmin)
+        ess, where = _worst(blank(ess_values[method]), np.nanargmin)
         ok = bool(ess >= ess_min)
         rows.append((label, ess, f">= {ess_min:g}", ok, where,
                      "enough effective draws" if ok else "too few effective draws: run longer"))
