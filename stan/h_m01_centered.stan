@@ -10,6 +10,7 @@
 //   delta_g (K_g - 1)   utility increments, shared by the cells of utility group g
 //   psi_jr = softmax(beta_j w_{f(j),r}),  eta_jr = psi_jr . upsilon_g(j)
 //   y_m ~ categorical_logit(alpha_cell[m] * eta over the menu of m)
+//   (evaluated through sufficient statistics: choice counts and distinct menus)
 //
 // One program serves the seed's design (G = 1, F = 1: one K, features shared
 // by all cells) and the pilot design (one feature matrix per cell, delta
@@ -146,6 +147,55 @@ transformed data {
       }
     }
   }
+  // The likelihood through sufficient statistics (same density, fewer terms):
+  //   sum_m log p(y_m) = sum_i n_chosen[i] u_i - sum_s n_shown[s] log sum_{i in menu s} exp(u_i),
+  // u = alpha_cell * eta. n_chosen counts how often each (cell, alternative) was
+  // chosen; s runs over the DISTINCT (cell, menu) pairs, n_shown[s] how often each
+  // was presented. Experiments repeat their menus (the pilot shows ~98 distinct
+  // menus three times each), so this evaluates a third of the log-sum-exps.
+  vector[J * R] n_chosen = rep_vector(0, J * R);
+  for (m in 1:M)
+    n_chosen[menu_idx[menu_start[m] + y[m] - 1]] += 1;
+  array[M] int first_obs;                // first observation of each distinct pair
+  array[M] int n_shown_int = rep_array(0, M);
+  int S = 0;
+  for (m in 1:M) {
+    int match = 0;
+    for (s in 1:S) {
+      int o = first_obs[s];
+      if (cell[o] == cell[m] && menu_size[o] == menu_size[m]) {
+        int same = 1;
+        for (r in 1:R) {
+          if (I[o, r] != I[m, r]) {
+            same = 0;
+            break;
+          }
+        }
+        if (same == 1) {
+          match = s;
+          break;
+        }
+      }
+    }
+    if (match == 0) {
+      S += 1;
+      first_obs[S] = m;
+      match = S;
+    }
+    n_shown_int[match] += 1;
+  }
+  vector[S] n_shown = to_vector(n_shown_int[1:S]);
+  array[S] int pair_cell;
+  array[S] int pair_start;
+  array[S] int pair_size;
+  for (s in 1:S) {
+    pair_cell[s] = cell[first_obs[s]];
+    pair_start[s] = menu_start[first_obs[s]];
+    pair_size[s] = menu_size[first_obs[s]];
+  }
+  array[J * R] int slot_cell;            // cell of each (cell, alternative) slot
+  for (i in 1:(J * R))
+    slot_cell[i] = (i - 1) %/% R + 1;
 }
 parameters {
   array[1 - fix_gamma0] real gamma0_free;
@@ -174,8 +224,11 @@ model {
   // delta_g ~ Dirichlet(1): flat on the simplex; the Jacobian is in stick_simplex_lp
   {
     vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_flat, beta_start, delta_flat, delta_start);
-    for (m in 1:M)
-      y[m] ~ categorical_logit(alpha[cell[m]] * eta[segment(menu_idx, menu_start[m], menu_size[m])]);
+    vector[J * R] u = alpha[slot_cell] .* eta;
+    vector[S] log_norm;
+    for (s in 1:S)
+      log_norm[s] = log_sum_exp(u[segment(menu_idx, pair_start[s], pair_size[s])]);
+    target += dot_product(n_chosen, u) - dot_product(n_shown, log_norm);
   }
 }
 generated quantities {

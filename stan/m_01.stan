@@ -10,8 +10,9 @@
 //   alpha ~ LogNormal(alpha_mu, alpha_sd)   default (3.0, 0.75); K = 4 task: (3.5, 0.75)
 //   beta[k, d] ~ Normal(0, beta_sd)         default 1
 //   delta ~ Dirichlet(1)
-// psi and eta are computed once per alternative; the likelihood is one
-// categorical_logit per menu.
+// psi and eta are computed once per alternative; the likelihood, one
+// categorical_logit per observation, is evaluated through its sufficient
+// statistics (choice counts and distinct menus), which gives the same density.
 data {
   int<lower=1> M;                    // observations (decision problems)
   int<lower=2> K;                    // consequences
@@ -49,6 +50,42 @@ transformed data {
       }
     }
   }
+  // The likelihood through sufficient statistics (same density, fewer terms):
+  //   sum_m log p(y_m) = sum_r n_chosen[r] u_r - sum_s n_shown[s] log sum_{r in menu s} exp(u_r),
+  // u = alpha * eta; s runs over the DISTINCT menus, presented n_shown[s] times.
+  // Experiments repeat their menus, so this saves most of the log-sum-exps.
+  vector[R] n_chosen = rep_vector(0, R);
+  for (m in 1:M)
+    n_chosen[menu_alt[menu_start[m] + y[m] - 1]] += 1;
+  array[M] int first_obs;            // first observation of each distinct menu
+  array[M] int n_shown_int = rep_array(0, M);
+  int S = 0;
+  for (m in 1:M) {
+    int match = 0;
+    for (s in 1:S) {
+      int o = first_obs[s];
+      if (menu_size[o] == menu_size[m]) {
+        int same = 1;
+        for (r in 1:R) {
+          if (I[o, r] != I[m, r]) {
+            same = 0;
+            break;
+          }
+        }
+        if (same == 1) {
+          match = s;
+          break;
+        }
+      }
+    }
+    if (match == 0) {
+      S += 1;
+      first_obs[S] = m;
+      match = S;
+    }
+    n_shown_int[match] += 1;
+  }
+  vector[S] n_shown = to_vector(n_shown_int[1:S]);
 }
 parameters {
   real<lower=0> alpha;
@@ -68,8 +105,13 @@ model {
   alpha ~ lognormal(alpha_mu, alpha_sd);
   to_vector(beta) ~ normal(0, beta_sd);
   // delta ~ Dirichlet(1): constant density on the simplex
-  for (m in 1:M)
-    y[m] ~ categorical_logit(alpha * eta[segment(menu_alt, menu_start[m], menu_size[m])]);
+  {
+    vector[R] u = alpha * eta;
+    vector[S] log_norm;
+    for (s in 1:S)
+      log_norm[s] = log_sum_exp(u[segment(menu_alt, menu_start[first_obs[s]], menu_size[first_obs[s]])]);
+    target += dot_product(n_chosen, u) - dot_product(n_shown, log_norm);
+  }
 }
 generated quantities {
   vector[M] log_lik;

@@ -12,7 +12,7 @@ import pytest
 
 from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical
 from seu_sensitivity.backends.pystan import PyStanBackend
-from seu_sensitivity.fitting import DEFAULT_SEED, fit, prepare
+from seu_sensitivity.fitting import DEFAULT_SEED, fit, prepare, sampling_seconds
 from seu_sensitivity.models import HM01Priors, M01Priors, stan_dir, x_new_frame
 
 TINY = dict(chains=1, warmup=100, draws=60)
@@ -54,6 +54,8 @@ def test_second_identical_call_loads_from_cache_and_every_change_misses(
     forbid_sampling()
     again = fit("m_01", cell, seed=1, **TINY)  # would raise Sampled on a miss
     np.testing.assert_array_equal(first.posterior["alpha"].values, again.posterior["alpha"].values)
+    # the sampling time is recorded when the fit runs, and survives the cache
+    assert sampling_seconds(first) > 0 and sampling_seconds(again) == sampling_seconds(first)
     assert set(again.groups()) >= {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"}
 
     other_y = cell.y.copy()

@@ -26,13 +26,15 @@ __all__ = [
     "alignment_study_design",
     "ALIGNMENT_STUDY",
     "fit",
+    "sampling_seconds",
     "simulate_cell",
     "simulate_hierarchical",
     "stack_cells",
 ]
 
 #: exported lazily (they import ArviZ, which is slow to import): name -> module
-_LAZY = {"fit": "seu_sensitivity.fitting", "diagnose": "seu_sensitivity.diagnostics"}
+_LAZY = {"fit": "seu_sensitivity.fitting", "sampling_seconds": "seu_sensitivity.fitting",
+         "diagnose": "seu_sensitivity.diagnostics"}
 
 
 def __getattr__(name: str):

@@ -47,7 +47,7 @@ from seu_sensitivity.backends import get_backend
 from seu_sensitivity.backends.base import SampleResult, StanProgram
 from seu_sensitivity.models import Layout, model_spec, stan_file
 
-__all__ = ["fit", "DEFAULT_SEED", "build_inference_data", "prepare"]
+__all__ = ["fit", "DEFAULT_SEED", "build_inference_data", "prepare", "sampling_seconds"]
 
 #: seed used when none is given: fits are never unseeded
 DEFAULT_SEED = 20240611
@@ -283,7 +283,10 @@ def fit(
         )
         meta["wall_seconds"] = time.perf_counter() - start
         meta["timing"] = dict(result.timing)
+        # the sampling time travels with the fit (and its cache entry), so a
+        # report rendered from the cache can still say what the fit cost
         attrs = {"model": model, "backend": engine.name, "seed": settings["seed"],
+                 "sampling_seconds": float(meta["wall_seconds"]),
                  **{f"{k}_version": v for k, v in versions.items()}}
         return build_inference_data(result, layout, postprocess, attrs=attrs)
 
@@ -308,3 +311,20 @@ def fit(
     )
     idata, _hit = FitCache().get_or_create(key, create, meta)
     return idata
+
+
+def sampling_seconds(idata: az.InferenceData) -> float | None:
+    """Wall time (s) the sampler took when this fit was run, or None if not recorded.
+
+    :func:`fit` stores it in the InferenceData's attributes, so it survives
+    the fit cache: a report that loads a cached fit can still state its cost.
+
+    >>> import numpy as np
+    >>> idata = az.from_dict(posterior={"mu": np.zeros((1, 5))}, attrs={"sampling_seconds": 12.5})
+    >>> sampling_seconds(idata)
+    12.5
+    >>> sampling_seconds(az.from_dict(posterior={"mu": np.zeros((1, 5))})) is None
+    True
+    """
+    value = getattr(idata, "attrs", {}).get("sampling_seconds")
+    return None if value is None else float(value)
