@@ -19,6 +19,9 @@ from typing import Any, Mapping, Sequence
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
+
+from . import convergence
 
 __all__ = ["diagnose", "verdict"]
 
@@ -39,6 +42,24 @@ def _worst(dataset, pick) -> tuple[float, str]:
     return best_value, best_where
 
 
+def _convergence(posterior: xr.Dataset) -> dict[str, xr.Dataset]:
+    """R-hat, bulk and tail ESS of every element, as ``az.rhat`` / ``az.ess`` return them
+    (one variable per parameter, chain and draw reduced) but vectorised over the elements."""
+    template = posterior.isel(chain=0, draw=0, drop=True)  # dims and coords of one element per variable
+    shapes = {name: template.variables[name].shape for name in template.data_vars}
+    sizes = [int(np.prod(shape)) for shape in shapes.values()]
+    starts = np.cumsum([0, *sizes])
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    # all variables side by side in one call: the per-call overhead matters for many small variables
+    stacked = np.empty((chains, draws, starts[-1]))
+    for name, start, size in zip(shapes, starts, sizes):
+        stacked[:, :, start:start + size] = posterior[name].transpose("chain", "draw", ...).values.reshape(
+            chains, draws, size)
+    return {key: template.copy(data={name: values[start:start + size].reshape(shape)
+                                     for (name, shape), start, size in zip(shapes.items(), starts, sizes)})
+            for key, values in convergence.summary(stacked).items()}
+
+
 def diagnose(
     idata: az.InferenceData,
     *,
@@ -54,6 +75,9 @@ def diagnose(
     chains), ``divergences`` (must be 0), ``min E-BFMI`` (must be >=
     ``bfmi_min`` in every chain). Columns: ``value``, ``threshold``, ``ok``,
     ``where`` (the worst variable and index) and ``message``.
+
+    R-hat and ESS are ArviZ's numbers, computed for all elements at once by
+    :mod:`seu_sensitivity.convergence`.
 
     ``table.attrs["trustworthy"]`` is True only when every check passes;
     :func:`verdict` says so in a sentence for a report. NaN entries (padding
@@ -74,16 +98,15 @@ def diagnose(
     rows = []
 
     with warnings.catch_warnings():
-        # constant quantities (a parameter held fixed) have no R-hat or ESS: NaN, ignored below
+        # constant quantities (a parameter held fixed) have no R-hat: NaN, ignored below, and no warning
         warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
-        rhat_values = az.rhat(filled) if n_chains > 1 else None
-        ess_values = {method: az.ess(filled, method=method) for method in ("bulk", "tail")}
-    rhat, rhat_where = _worst(blank(rhat_values), np.nanargmax) if n_chains > 1 else (np.nan, "")
+        values = _convergence(filled)
+    rhat, rhat_where = _worst(blank(values["rhat"]), np.nanargmax) if n_chains > 1 else (np.nan, "")
     rows.append(("max R-hat", rhat, f"< {rhat_max}", bool(rhat < rhat_max),
                  rhat_where, "needs at least 2 chains" if n_chains < 2 else
                  ("chains agree" if rhat < rhat_max else "chains disagree: not converged")))
     for label, method in (("min bulk ESS", "bulk"), ("min tail ESS", "tail")):
-        ess, where = _worst(blank(ess_values[method]), np.nanargmin)
+        ess, where = _worst(blank(values[f"ess_{method}"]), np.nanargmin)
         ok = bool(ess >= ess_min)
         rows.append((label, ess, f">= {ess_min:g}", ok, where,
                      "enough effective draws" if ok else "too few effective draws: run longer"))
