@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 from seu_sensitivity.validation import (
+    CHAPTER_QUICK_REPS,
+    FULL_REPS,
     ValidationConfig,
+    coverage_checks,
+    coverage_threshold,
     ecdf_difference,
     ecdf_difference_band,
     load_records,
@@ -25,6 +29,7 @@ from seu_sensitivity.validation import (
     sbc_ranks,
     summarize_run,
     uniformity_tests,
+    validation_plan,
 )
 
 #: the smallest configuration that still exercises simulate -> fit -> summarise
@@ -55,9 +60,20 @@ def test_rep_seeds_are_deterministic_distinct_and_depend_on_the_base_seed():
     assert rep_seeds(cfg, 3)["simulate"] != rep_seeds(cfg, 3)["fit"]
 
 
-def test_run_key_changes_with_any_setting_and_config_round_trips():
+def test_run_key_changes_with_any_setting_and_config_round_trips(tmp_path, monkeypatch):
     cfg = tiny()
     assert cfg.key() == tiny().key()
+    # an edited Stan program is a new run (its replications are not reused)
+    from seu_sensitivity.models import stan_file
+
+    edited = tmp_path / "stan"
+    edited.mkdir()
+    (edited / "h_m01.stan").write_text(stan_file("h_m01").read_text() + "\n// edited\n")
+    original_key = cfg.key()
+    monkeypatch.setenv("SEU_STAN_DIR", str(edited))
+    assert cfg.key() != original_key
+    monkeypatch.delenv("SEU_STAN_DIR")
+    assert cfg.key() == original_key
     assert cfg.key() != tiny(draws=101).key()
     assert cfg.key() != ValidationConfig.preset("sbc", "2x2", quick=True, misspecified=True, **TINY).key()
     assert ValidationConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
@@ -66,6 +82,27 @@ def test_run_key_changes_with_any_setting_and_config_round_trips():
         ValidationConfig(kind="nope")
     with pytest.raises(ValueError):
         ValidationConfig(design="3x3")
+
+
+def test_validation_plan_full_mode_meets_the_required_counts_and_quick_mode_is_small():
+    from seu_sensitivity import validation_command
+
+    full = validation_plan(quick=False)
+    assert set(full) == {"recovery 2x2", "recovery 6x3", "sbc 2x2", "sbc 2x2 misspecified"}
+    for name, (cfg, reps) in full.items():
+        assert reps >= (100 if cfg.kind == "recovery" else 200), name
+        assert cfg.n_obs == ValidationConfig().n_obs and cfg.chains >= 2  # full-size data and chains
+    assert {cfg.design for cfg, _ in full.values() if cfg.kind == "recovery"} == {"2x2", "6x3"}
+    wrong, _ = full["sbc 2x2 misspecified"]
+    assert wrong.kind == "sbc" and dict(wrong.fit_priors) != dict(wrong.sim_priors)
+    assert full["sbc 2x2"][0].fit_priors == full["sbc 2x2"][0].sim_priors
+    quick = validation_plan(quick=True)
+    assert set(quick) == {"recovery 2x2", "sbc 2x2", "sbc 2x2 misspecified"}
+    for name, (cfg, reps) in quick.items():
+        assert reps == CHAPTER_QUICK_REPS[cfg.kind] < FULL_REPS[cfg.kind]
+        assert cfg == ValidationConfig.preset(cfg.kind, "2x2", quick=True, misspecified="misspecified" in name)
+    # the command line's default full-mode counts are the plan's
+    assert validation_command.FULL_REPS is FULL_REPS
 
 
 # ----------------------------------------------------------------------------- runs
@@ -182,6 +219,91 @@ def test_recovery_coverage_matches_known_coverage_within_mc_error(posterior_sd, 
     assert row["bias"] == pytest.approx(0.0, abs=4 / np.sqrt(n))
 
 
+def _group_records(rng, n_reps: int, m: int, coverage: float, dependent: bool) -> list[dict]:
+    """Records with a group ``g`` of ``m`` entries whose 90% intervals contain the truth with
+    probability ``coverage``: all entries of a replication together (``dependent``) or independently."""
+    records = []
+    for i in range(n_reps):
+        hits = np.repeat(rng.random() < coverage, m) if dependent else rng.random(m) < coverage
+        params = {f"g[{j}]": _normal_summary(0.0, 0.0 if hit else 5.0, 1.0) for j, hit in enumerate(hits)}
+        records.append(_record(i, params))
+    return records
+
+
+def test_group_coverage_mcse_counts_replications_and_bounds_the_real_error():
+    rng = np.random.default_rng(8)
+    n_reps, m, n_sim = 40, 4, 4000
+    dependent = recovery_table(_group_records(rng, n_reps, m, 0.9, True), by="group").loc["g"]
+    independent = recovery_table(_group_records(rng, n_reps, m, 0.9, False), by="group").loc["g"]
+    for row in (dependent, independent):
+        assert (row["n"], row["reps"]) == (n_reps * m, n_reps)
+        assert row["cov90_mcse"] == pytest.approx(np.sqrt(0.09 / n_reps))
+    # the spread of a pooled coverage over repeated runs (sd estimated from n_sim runs, relative MC
+    # error 1/sqrt(2 n_sim) ~ 1.1%, allowed 4 of them): entries contained together reach the bound,
+    # independent entries are sqrt(m) times below it
+    tol = 4 / np.sqrt(2 * n_sim)
+    together = rng.binomial(n_reps, 0.9, n_sim) / n_reps
+    apart = rng.binomial(n_reps * m, 0.9, n_sim) / (n_reps * m)
+    assert np.std(together, ddof=1) == pytest.approx(dependent["cov90_mcse"], rel=tol)
+    assert np.std(apart, ddof=1) == pytest.approx(dependent["cov90_mcse"] / np.sqrt(m), rel=tol)
+
+
+def test_coverage_threshold_is_the_bonferroni_exact_binomial_bound():
+    from scipy import stats
+
+    for nominal, reps, n_tests in ((0.9, 100, 10), (0.5, 100, 20), (0.9, 12, 10), (0.5, 12, 10)):
+        t = coverage_threshold(nominal, reps, n_tests=n_tests)
+        k = round(t * reps)
+        assert t == k / reps
+        # k is the last count whose lower tail stays within alpha / n_tests
+        assert stats.binom.cdf(k, reps, nominal) <= 0.01 / n_tests < stats.binom.cdf(k + 1, reps, nominal)
+    # close to the normal approximation with 100 replications (nominal - 3.09 se = 0.807)
+    assert coverage_threshold(0.9, 100, n_tests=10) == pytest.approx(0.79)
+    assert coverage_threshold(0.5, 5, n_tests=10) == -0.2  # even 0 of 5 is not unlikely enough: nothing fails
+    assert coverage_threshold(0.5, 25, n_tests=10) < coverage_threshold(0.5, 100, n_tests=10) < 0.5
+    with pytest.raises(ValueError):
+        coverage_threshold(1.0, 10)
+    with pytest.raises(ValueError):
+        coverage_threshold(0.9, 0)
+
+
+def test_coverage_rule_holds_its_family_wise_level_and_catches_under_coverage():
+    rng = np.random.default_rng(17)
+    n_reps, groups, m, alpha, n_sim = 100, 5, 4, 0.05, 20000
+    levels = (0.5, 0.9)
+    thresholds = {lv: coverage_threshold(lv, n_reps, n_tests=groups * len(levels), alpha=alpha) for lv in levels}
+
+    def any_fails(draw) -> np.ndarray:
+        return np.any([draw(lv) <= thresholds[lv] for lv in levels for _ in range(groups)], axis=0)
+
+    se = np.sqrt(alpha * (1 - alpha) / n_sim)
+    # entries of a group contained together: the pooled coverage is binomial / reps
+    together = any_fails(lambda lv: rng.binomial(n_reps, lv, n_sim) / n_reps).mean()
+    # m independent entries per replication: less spread, so fewer false alarms
+    apart = any_fails(lambda lv: rng.binomial(n_reps * m, lv, n_sim) / (n_reps * m)).mean()
+    assert together <= alpha + 3 * se and apart <= together + 3 * se
+    # a group whose 90% intervals cover 75% of the time is caught: threshold 0.81, P(Bin(100, 0.75) <= 81) ~ 0.94
+    assert thresholds[0.9] == pytest.approx(0.81)
+    assert np.mean(rng.binomial(n_reps, 0.75, n_sim) / n_reps <= thresholds[0.9]) >= 0.9
+
+
+def test_coverage_checks_flags_rows_and_rejects_bad_tables():
+    import pandas as pd
+
+    table = pd.DataFrame({"reps": [100, 100], "cov50": [0.5, 0.2], "cov90": [0.95, 0.6]}, index=["good", "bad"])
+    out = coverage_checks(table, alpha=0.01)
+    assert len(out) == 4 and out.attrs["n_tests"] == 4
+    assert np.allclose(out["threshold"], [coverage_threshold(lv, 100, n_tests=4) for lv in (0.5, 0.9, 0.5, 0.9)])
+    assert np.allclose(out["z"], (out["level"] - out["threshold"]) / out["mcse"])
+    assert out.set_index(["row", "level"])["ok"].to_dict() == {
+        ("good", 0.5): True, ("good", 0.9): True, ("bad", 0.5): False, ("bad", 0.9): False}
+    assert np.allclose(out["mcse"], np.sqrt(out["level"] * (1 - out["level"]) / 100))
+    with pytest.raises(ValueError):
+        coverage_checks(table.iloc[:0])
+    with pytest.raises(ValueError):
+        coverage_checks(table, levels=(0.8,))
+
+
 def _sbc_ranks(rng, n_reps: int, L: int, posterior_sd: float) -> list[int]:
     """Ranks of a normal-normal model whose 'posterior' has sd ``posterior_sd`` (1 = calibrated,
     since prior and posterior are both N(0, 1) when the data carry no information)."""
@@ -272,3 +394,65 @@ def test_validation_figures_have_one_panel_per_parameter():
         titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
         assert titles == ["a", "b", "c"]
         plt.close(fig)
+
+
+def test_recovery_intervals_and_coverage_plot_show_every_group():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seu_sensitivity.plots.validation import coverage_plot, recovery_intervals
+
+    rng = np.random.default_rng(4)
+    names = ["gamma0", "gamma[a]", "gamma[b]", "sigma_cell", "alpha[c1]", "alpha[c2]", "delta[all,1]"]
+
+    def summary(name):
+        truth = float(np.exp(rng.normal(3, 0.3))) if name.startswith("alpha") else rng.normal()
+        return _normal_summary(truth, truth * (1 + 0.1 * rng.normal()) if name.startswith("alpha")
+                               else truth + rng.normal(), 1.0 if not name.startswith("alpha") else 0.1 * truth)
+
+    records = [_record(i, {n: summary(n) for n in names}) for i in range(20)]
+    fig = recovery_intervals({"A": records, "B": records[:10]}, max_intervals=15)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 10  # 2 runs x 5 groups
+    titles = [ax.get_title().split("\n")[0] for ax in visible]
+    assert titles == ["gamma0", "gamma", "sigma_cell", "alpha", "delta"] * 2
+    # the panel of alpha (2 x 20 entries) draws at most 15 intervals
+    assert len(visible[3].collections[0].get_segments()) == 15
+    # the coverage in a title is the share of intervals containing the truth
+    inside = np.mean([s["q05"] <= s["truth"] <= s["q95"] for r in records for k, s in r["params"].items()
+                      if k.startswith("gamma[")])
+    assert f"{inside:.2f}" in visible[1].get_title()
+    plt.close(fig)
+
+    import pandas as pd
+
+    table = pd.concat({"2x2": recovery_table(records, by="group")}, names=["design", "group"])
+    checks = coverage_checks(table)
+    fig = coverage_plot(checks)
+    assert [ax.get_title() for ax in fig.axes] == ["50% intervals", "90% intervals"]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == [f"2x2 {g}" for g in table.index.get_level_values(1)]
+    plt.close(fig)
+
+
+def test_sbc_contrast_plot_marks_the_miscalibrated_run():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from seu_sensitivity.plots.validation import sbc_contrast_plot
+
+    rng = np.random.default_rng(6)
+    L, n = 19, 200
+    uniform = [_record(i, {"x": {"rank": int(rng.integers(0, L + 1))}}) for i in range(n)]
+    piled = [_record(i, {"x": {"rank": int(min(L, L - rng.integers(0, 4)))}}) for i in range(n)]
+    fig = sbc_contrast_plot({"good": (uniform, L), "bad": (piled, L)}, parameters=("x",))
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["good", "bad"]
+    colours = [mcolors.to_hex(axes[i, 1].lines[0].get_color()) for i in range(2)]
+    assert colours == [mcolors.to_hex("C0"), mcolors.to_hex("C3")]  # only the piled-up ranks leave the band
+    plt.close(fig)

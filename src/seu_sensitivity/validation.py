@@ -48,8 +48,12 @@ import pandas as pd
 
 __all__ = [
     "DASK_ENV",
+    "FULL_REPS",
+    "CHAPTER_QUICK_REPS",
     "ValidationConfig",
     "ValidationRun",
+    "coverage_checks",
+    "coverage_threshold",
     "design_for",
     "ecdf_difference",
     "ecdf_difference_band",
@@ -63,6 +67,7 @@ __all__ = [
     "sbc_ranks",
     "summarize_run",
     "uniformity_tests",
+    "validation_plan",
 ]
 
 #: environment variable with a Dask scheduler address (``tcp://host:8786``)
@@ -71,6 +76,10 @@ DASK_ENV = "SEU_DASK_SCHEDULER"
 RECORD_VERSION = 1
 
 KINDS = ("recovery", "sbc")
+
+#: replications per run in full mode (the validation plan's minimum) and in the chapter's quick mode
+FULL_REPS = {"recovery": 100, "sbc": 200}
+CHAPTER_QUICK_REPS = {"recovery": 12, "sbc": 10}
 
 
 # ---------------------------------------------------------------------------
@@ -184,8 +193,16 @@ class ValidationConfig:
         return cls(**data)
 
     def key(self) -> str:
-        """A readable, content-addressed run key: ``sbc-2x2-<hash>`` (hash of every setting)."""
-        payload = json.dumps({"v": RECORD_VERSION, **self.to_dict()}, sort_keys=True, default=str)
+        """A readable, content-addressed run key: ``sbc-2x2-<hash>``.
+
+        The hash covers every setting and the source of the fitted Stan
+        program, so editing ``stan/h_m01.stan`` starts a new run instead of
+        reusing replications of the old program.
+        """
+        from seu_sensitivity.models import stan_file
+
+        program = hashlib.sha256(stan_file("h_m01").read_bytes()).hexdigest()
+        payload = json.dumps({"v": RECORD_VERSION, "program": program, **self.to_dict()}, sort_keys=True, default=str)
         digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
         name = "-".join(x for x in (self.kind, self.design, self.label) if x)
         return f"{name}-{digest}"
@@ -194,6 +211,25 @@ class ValidationConfig:
     def L(self) -> int:
         """Number of thinned draws per SBC rank; ranks take values 0..L."""
         return len(range(0, self.chains * self.draws, self.thin))
+
+
+def validation_plan(quick: bool = False) -> dict[str, tuple[ValidationConfig, int]]:
+    """The runs of the validation chapter, by name: ``{name: (config, replications)}``.
+
+    Full mode: parameter recovery on the 2x2 and the 6x3 design
+    (``FULL_REPS["recovery"]`` each), SBC and the mis-specified SBC contrast on
+    2x2 (``FULL_REPS["sbc"]`` each). Quick mode: the same runs on 2x2 only,
+    with ``CHAPTER_QUICK_REPS`` replications of tiny data. The chapter and the
+    benchmark's projection of the full-mode time both read this plan.
+    """
+    reps = CHAPTER_QUICK_REPS if quick else FULL_REPS
+    plan: dict[str, tuple[ValidationConfig, int]] = {}
+    for design in ("2x2",) if quick else ("2x2", "6x3"):
+        plan[f"recovery {design}"] = (ValidationConfig.preset("recovery", design, quick=quick), reps["recovery"])
+    plan["sbc 2x2"] = (ValidationConfig.preset("sbc", "2x2", quick=quick), reps["sbc"])
+    plan["sbc 2x2 misspecified"] = (ValidationConfig.preset("sbc", "2x2", quick=quick, misspecified=True),
+                                    reps["sbc"])
+    return plan
 
 
 def rep_seeds(config: ValidationConfig, rep: int) -> dict[str, int]:
@@ -557,12 +593,19 @@ def parameter_group(name: str) -> str:
 def recovery_table(records: Iterable[Mapping[str, Any]], *, by: str = "parameter") -> pd.DataFrame:
     """Bias, RMSE and 50%/90% central-interval coverage per parameter (or per ``by="group"``).
 
-    Coverage is the share of replications whose interval contains the truth;
-    its Monte Carlo standard error is the binomial sqrt(p (1 - p) / n), with the
-    nominal p so that the band does not collapse when coverage is 0 or 1.
+    Coverage is the share of entries whose interval contains the truth. Its
+    Monte Carlo standard error is the binomial sqrt(p (1 - p) / reps) at the
+    nominal p (so that it does not collapse when coverage is 0 or 1), with
+    ``reps`` the number of *replications*, not of entries: the entries of a
+    group within one replication (cells, simplex increments) are dependent,
+    and whatever that dependence, the mean of a replication's coverage
+    indicators has variance at most p (1 - p); replications are independent.
+    For one parameter (``by="parameter"``) ``n == reps`` and this is the exact
+    binomial standard error; for a group it is an upper bound.
     Bias and RMSE use the posterior mean; ``rel_rmse`` divides RMSE by the mean
     posterior sd (below ~1.5 means the error is what the posterior admits).
     """
+    columns = ["n", "reps", "bias", "rmse", "rel_rmse", "cov50", "cov50_mcse", "cov90", "cov90_mcse"]
     rows = []
     for rec in _ok(records):
         for name, s in rec["params"].items():
@@ -572,16 +615,72 @@ def recovery_table(records: Iterable[Mapping[str, Any]], *, by: str = "parameter
                 "in50": s["q25"] <= s["truth"] <= s["q75"], "in90": s["q05"] <= s["truth"] <= s["q95"],
             })
     if not rows:
-        return pd.DataFrame(columns=["n", "bias", "rmse", "rel_rmse", "cov50", "cov50_mcse", "cov90", "cov90_mcse"])
+        return pd.DataFrame(columns=columns)
     long = pd.DataFrame(rows)
     out = long.groupby(by, sort=False).agg(
-        n=("error", "size"), bias=("error", "mean"), rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
+        n=("error", "size"), reps=("rep", "nunique"), bias=("error", "mean"),
+        rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
         mean_sd=("sd", "mean"), cov50=("in50", "mean"), cov90=("in90", "mean"),
     )
     out["rel_rmse"] = out["rmse"] / out["mean_sd"]
-    out["cov50_mcse"] = np.sqrt(0.5 * 0.5 / out["n"])
-    out["cov90_mcse"] = np.sqrt(0.9 * 0.1 / out["n"])
-    return out[["n", "bias", "rmse", "rel_rmse", "cov50", "cov50_mcse", "cov90", "cov90_mcse"]]
+    out["cov50_mcse"] = np.sqrt(0.5 * 0.5 / out["reps"])
+    out["cov90_mcse"] = np.sqrt(0.9 * 0.1 / out["reps"])
+    return out[columns]
+
+
+def coverage_threshold(nominal: float, reps: int, *, n_tests: int = 1, alpha: float = 0.01) -> float:
+    """Highest coverage that counts as under-coverage: a coverage ``<=`` this value fails.
+
+    The threshold is ``k / reps`` with ``k`` the largest count whose lower tail
+    ``P(Binomial(reps, nominal) <= k)`` is at most ``alpha / n_tests``: an exact
+    one-sided binomial test of each of ``n_tests`` coverages, Bonferroni-corrected,
+    so that with nominal intervals any of them fails with probability at most
+    ``alpha``. The binomial is the exact distribution of ``reps`` x the coverage
+    of one parameter, and of a group pooled over entries that are all contained
+    or all missed together; with less dependent entries the pooled coverage is
+    less spread out (the binomial is its most dispersed case in the convex
+    order), so the test is conservative. When even ``k = 0`` is too likely the
+    threshold is ``-1 / reps``: no coverage fails.
+    """
+    from scipy import stats
+
+    if not 0 < nominal < 1 or reps < 1 or n_tests < 1 or not 0 < alpha < 1:
+        raise ValueError("coverage_threshold: need 0 < nominal < 1, reps >= 1, n_tests >= 1, 0 < alpha < 1")
+    cdf = stats.binom.cdf(np.arange(reps + 1), reps, nominal)
+    allowed = np.flatnonzero(cdf <= alpha / n_tests)
+    k = int(allowed[-1]) if len(allowed) else -1
+    return k / reps
+
+
+def coverage_checks(table: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.9), alpha: float = 0.01) -> pd.DataFrame:
+    """The recovery failure rule applied to every row of a :func:`recovery_table` and every level.
+
+    One row per (table row, level): ``coverage``, its binomial ``mcse`` over the
+    row's ``reps`` replications, the ``threshold`` of :func:`coverage_threshold`
+    with ``n_tests`` = rows x levels (the whole table is one family, with
+    family-wise level ``alpha``), ``z`` (how many standard errors the threshold
+    lies below nominal) and ``ok`` (coverage above the threshold). Only
+    under-coverage fails: at a fixed truth, shrinkage towards a prior centred
+    near the truth legitimately raises coverage above nominal.
+    """
+    n_tests = len(table) * len(levels)
+    if n_tests == 0:
+        raise ValueError("coverage_checks: empty table")
+    rows = []
+    for label, row in table.iterrows():
+        reps = int(row["reps"])
+        for level in levels:
+            column = f"cov{int(round(100 * level))}"
+            if column not in row:
+                raise ValueError(f"coverage_checks: no column {column} for level {level}")
+            mcse = math.sqrt(level * (1 - level) / reps)
+            threshold = coverage_threshold(level, reps, n_tests=n_tests, alpha=alpha)
+            rows.append({"row": label, "level": level, "coverage": float(row[column]), "mcse": mcse, "reps": reps,
+                         "threshold": threshold, "z": (level - threshold) / mcse})
+    out = pd.DataFrame(rows)
+    out["ok"] = out["coverage"] > out["threshold"]
+    out.attrs.update(alpha=alpha, n_tests=n_tests)
+    return out
 
 
 def sbc_ranks(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

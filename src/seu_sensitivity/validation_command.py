@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 
-#: full-mode replication counts required by the validation chapter
-FULL_REPS = {"recovery": 100, "sbc": 200}
+from seu_sensitivity.validation import FULL_REPS  # full-mode replication counts of the validation plan
+
+#: replications of a quick run from the command line
 QUICK_REPS = 4
 
 

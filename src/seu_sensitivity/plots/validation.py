@@ -1,4 +1,5 @@
-"""Figures of the validation runs: recovery scatter, SBC rank histograms and ECDF differences."""
+"""Figures of the validation runs: recovery intervals and coverage, SBC rank histograms, ECDF differences,
+and the well- versus mis-specified SBC contrast."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from seu_sensitivity.validation import ecdf_difference, ecdf_difference_band, sbc_ranks
+from seu_sensitivity.validation import ecdf_difference, ecdf_difference_band, parameter_group, sbc_ranks
 
-__all__ = ["rank_histograms", "ecdf_difference_plot", "recovery_scatter"]
+__all__ = ["rank_histograms", "ecdf_difference_plot", "recovery_scatter", "recovery_intervals", "coverage_plot",
+           "sbc_contrast_plot"]
+
+#: colours of intervals that contain / miss the truth
+INSIDE, OUTSIDE = "C0", "C3"
 
 
 def _grid(n: int, ncols: int = 4, size: float = 2.4):
@@ -23,41 +28,85 @@ def _grid(n: int, ncols: int = 4, size: float = 2.4):
     return fig, axes.flat
 
 
+def _default_bins(n: int, L: int) -> int:
+    """Histogram bins: about n / 5 (expected counts >= 5), at most 20 and at most L + 1."""
+    return int(max(2, min(20, n // 5, L + 1)))
+
+
+def _hist_panel(ax, ranks: np.ndarray, L: int, bins: int, level: float) -> None:
+    """Rank histogram with the pointwise ``level`` band of a uniform bin count."""
+    n = len(ranks)
+    edges = np.ceil(np.linspace(0, L + 1, bins + 1)) - 0.5
+    p = 1.0 / bins
+    lo, hi = stats.binom.ppf([(1 - level) / 2, (1 + level) / 2], n, p)
+    ax.axhspan(lo, hi, color="0.85", zorder=0)
+    ax.axhline(n * p, color="0.5", lw=0.8)
+    ax.hist(ranks, bins=edges, color="C0", edgecolor="white")
+    ax.set_yticks([])
+
+
+def _ecdf_panel(ax, ranks: np.ndarray, L: int, band: np.ndarray) -> None:
+    """ECDF difference of the ranks inside a simultaneous band."""
+    z, diff = ecdf_difference(ranks, L)
+    outside = np.any(np.abs(diff) > band + 1e-12)
+    ax.fill_between(z, -band, band, color="0.85", step="post")
+    ax.step(z, diff, where="post", color=OUTSIDE if outside else "C0")
+    ax.axhline(0, color="0.5", lw=0.8)
+
+
 def rank_histograms(records: Iterable[Mapping], L: int, *, parameters: Sequence[str] | None = None,
                     bins: int | None = None, level: float = 0.99):
     """One histogram of SBC ranks per parameter, with the ``level`` band of a
     uniform bin count (binomial quantiles; pointwise, as in Talts et al. 2018, fig. 3)."""
     ranks = sbc_ranks(records)
     names = list(parameters or ranks.columns)
-    n = len(ranks)
-    bins = bins or int(max(2, min(20, n // 5, L + 1)))
-    edges = np.ceil(np.linspace(0, L + 1, bins + 1)) - 0.5
-    p = 1.0 / bins
-    lo, hi = stats.binom.ppf([(1 - level) / 2, (1 + level) / 2], n, p)
+    bins = bins or _default_bins(len(ranks), L)
     fig, axes = _grid(len(names))
     for ax, name in zip(axes, names):
-        ax.axhspan(lo, hi, color="0.85", zorder=0)
-        ax.axhline(n * p, color="0.5", lw=0.8)
-        ax.hist(ranks[name].dropna(), bins=edges, color="C0", edgecolor="white")
+        _hist_panel(ax, ranks[name].dropna().to_numpy(), L, bins, level)
         ax.set_title(name, fontsize=9)
-        ax.set_yticks([])
     fig.tight_layout()
     return fig
 
 
 def ecdf_difference_plot(records: Iterable[Mapping], L: int, *, parameters: Sequence[str] | None = None,
                          level: float = 0.95, seed: int = 0):
-    """ECDF of ranks minus the uniform CDF per parameter, inside a simultaneous ``level`` band."""
+    """ECDF of ranks minus the uniform CDF per parameter, inside a simultaneous ``level`` band
+    (a curve that leaves the band is drawn in red)."""
     ranks = sbc_ranks(records)
     names = list(parameters or ranks.columns)
     band = ecdf_difference_band(len(ranks), L, level=level, seed=seed)
     fig, axes = _grid(len(names))
     for ax, name in zip(axes, names):
-        z, diff = ecdf_difference(ranks[name].dropna().to_numpy(), L)
-        ax.fill_between(z, -band, band, color="0.85", step="post")
-        ax.step(z, diff, where="post", color="C0")
-        ax.axhline(0, color="0.5", lw=0.8)
+        _ecdf_panel(ax, ranks[name].dropna().to_numpy(), L, band)
         ax.set_title(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def sbc_contrast_plot(runs: Mapping[str, tuple[Iterable[Mapping], int]], *, parameters: Sequence[str] = ("gamma0",),
+                      hist_level: float = 0.99, band_level: float = 0.95, seed: int = 0):
+    """Calibrated and miscalibrated SBC side by side: one row per run, and for each
+    parameter its rank histogram (pointwise ``hist_level`` band) and ECDF difference
+    (simultaneous ``band_level`` band).
+
+    ``runs`` maps a row label (e.g. ``"well-specified"``) to ``(records, L)``.
+    """
+    ncols = 2 * len(parameters)
+    fig, axes = plt.subplots(len(runs), ncols, figsize=(2.6 * ncols, 2.3 * len(runs)), squeeze=False)
+    for i, (label, (records, L)) in enumerate(runs.items()):
+        ranks = sbc_ranks(records)
+        band = ecdf_difference_band(len(ranks), L, level=band_level, seed=seed)
+        for j, name in enumerate(parameters):
+            r = ranks[name].dropna().to_numpy()
+            ax_h, ax_e = axes[i, 2 * j], axes[i, 2 * j + 1]
+            _hist_panel(ax_h, r, L, _default_bins(len(r), L), hist_level)
+            _ecdf_panel(ax_e, r, L, band)
+            ax_h.set_title(f"{name}: rank histogram", fontsize=9)
+            ax_e.set_title(f"{name}: ECDF difference", fontsize=9)
+            ax_h.set_xlabel(f"rank (0..{L})", fontsize=8)
+            ax_e.set_xlabel("scaled rank", fontsize=8)
+        axes[i, 0].set_ylabel(label, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -76,5 +125,98 @@ def recovery_scatter(records: Iterable[Mapping], *, parameters: Sequence[str] | 
         lims = [min(d["truth"].min(), d["q05"].min()), max(d["truth"].max(), d["q95"].max())]
         ax.plot(lims, lims, color="0.5", lw=0.8)
         ax.set_title(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _centred(d: pd.DataFrame, log: bool) -> pd.DataFrame:
+    """Posterior mean and 5%/95% quantiles minus the truth (or log ratios to it)."""
+    cols = ["mean", "q05", "q95"]
+    if log:
+        return np.log(d[cols].clip(lower=1e-300).div(d["truth"], axis=0))
+    return d[cols].sub(d["truth"], axis=0)
+
+
+def recovery_intervals(runs: Mapping[str, Iterable[Mapping]] | Iterable[Mapping], *,
+                       groups: Sequence[str] = ("gamma0", "gamma", "sigma_cell", "alpha", "delta"),
+                       log_groups: Sequence[str] = ("alpha",), max_intervals: int = 300, seed: int = 0):
+    """90% posterior intervals of every recovered entry, centred at its true value.
+
+    One row of panels per run (``runs``: label -> records, or just records),
+    one panel per parameter group, pooling the group's entries over cells and
+    replications. Each vertical line is an interval minus the truth (log ratio
+    to the truth for ``log_groups``, whose scale spans orders of magnitude),
+    sorted by the posterior mean's error; blue intervals contain the truth
+    (cross zero), red ones miss it. At most ``max_intervals`` entries are drawn
+    per panel (a fixed random subset); the coverage in the title uses them all.
+    """
+    if not isinstance(runs, Mapping):
+        runs = {"": runs}
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(runs), len(groups), figsize=(2.1 * len(groups), 2.3 * len(runs)), squeeze=False)
+    for i, (label, records) in enumerate(runs.items()):
+        rows = [{"parameter": k, **s} for r in records if r.get("status") == "ok" for k, s in r["params"].items()]
+        long = pd.DataFrame(rows)
+        long["group"] = long["parameter"].map(parameter_group)
+        for ax, group in zip(axes[i], groups):
+            d = long[long["group"] == group]
+            if d.empty:
+                ax.set_visible(False)
+                continue
+            inside = ((d["q05"] <= d["truth"]) & (d["truth"] <= d["q95"])).to_numpy()
+            coverage = inside.mean()
+            keep = np.arange(len(d))
+            if len(d) > max_intervals:
+                keep = np.sort(rng.choice(len(d), size=max_intervals, replace=False))
+            c = _centred(d, group in log_groups).to_numpy()[keep]
+            order = np.argsort(c[:, 0])
+            x = np.arange(len(order))
+            ax.vlines(x, c[order, 1], c[order, 2], color=np.where(inside[keep][order], INSIDE, OUTSIDE), lw=0.6)
+            ax.plot(x, c[order, 0], ".", ms=1.5, color="k")
+            ax.axhline(0, color="0.3", lw=0.8)
+            ax.set_xticks([])
+            ax.set_title(f"{group}\n90% coverage {coverage:.2f} (n={len(d)})", fontsize=8)
+            if group in log_groups:
+                ax.set_ylabel("log(estimate / truth)", fontsize=7)
+        if label:
+            axes[i, 0].set_ylabel(f"{label}\n" + (axes[i, 0].get_ylabel() or "estimate - truth"), fontsize=8)
+        for ax, group in zip(axes[i], groups):
+            if not ax.get_ylabel():
+                ax.set_ylabel("estimate - truth", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def coverage_plot(checks: pd.DataFrame, *, se_multiple: float = 2.0):
+    """Coverage of each group at each level with its Monte Carlo error and the failure threshold.
+
+    ``checks`` is the output of :func:`seu_sensitivity.validation.coverage_checks`
+    (its ``row`` labels: a group, or a ``(design, group)`` tuple). One panel per
+    level: the observed coverage with a bar of +/- ``se_multiple`` MC standard
+    errors, the nominal level (dashed) and the threshold below which the
+    coverage counts as a failure (red tick; none when no coverage can fail). A failed
+    row is drawn in red.
+    """
+    levels = sorted(checks["level"].unique())
+    labels = list(dict.fromkeys(checks["row"]))
+    names = [" ".join(map(str, r)) if isinstance(r, tuple) else str(r) for r in labels]
+    fig, axes = plt.subplots(1, len(levels), figsize=(3.4 * len(levels), 0.35 * len(labels) + 1.2), squeeze=False,
+                             sharey=True)
+    y = {label: k for k, label in enumerate(labels)}
+    for ax, level in zip(axes[0], levels):
+        d = checks[checks["level"] == level]
+        ys = np.array([y[r] for r in d["row"]])
+        colors = np.where(d["ok"], "C0", OUTSIDE)
+        ax.errorbar(d["coverage"], ys, xerr=se_multiple * d["mcse"], fmt="none", ecolor=colors, elinewidth=1.2)
+        ax.scatter(d["coverage"], ys, color=colors, s=18, zorder=3)
+        can_fail = d["threshold"] >= 0  # a negative threshold: no coverage can fail, nothing to mark
+        ax.scatter(d["threshold"][can_fail], ys[can_fail.to_numpy()], marker="|", color=OUTSIDE, s=80, zorder=2)
+        ax.axvline(level, color="0.4", ls="--", lw=0.8)
+        low = min(d["threshold"][can_fail].min() if can_fail.any() else level, d["coverage"].min())
+        ax.set_xlim(max(-0.04, low - 0.05), 1.02)
+        ax.set_title(f"{level:.0%} intervals", fontsize=10)
+        ax.set_xlabel("coverage")
+    axes[0, 0].set_yticks(range(len(labels)), names)
+    axes[0, 0].invert_yaxis()
     fig.tight_layout()
     return fig
