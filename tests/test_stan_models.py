@@ -67,6 +67,37 @@ def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
     assert np.ptp(differences) < 1e-8, differences
 
 
+def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
+    """h_m01's model block (choice counts + one log-sum-exp per distinct menu) has
+    exactly the log density of one categorical_logit per observation
+    (stan/bench/h_m01_per_obs.stan), on data whose cells repeat their menus and
+    differ in K. A miscounted choice or menu would change the density."""
+    import stan
+
+    from seu_sensitivity import CellData
+    from seu_sensitivity.models import stan_dir
+
+    data, _ = ragged
+    doubled = []  # every cell sees each of its menus at least twice, answered differently
+    for j in range(data.J):
+        c = data.cell(j)
+        y_again = np.where(c.y > 1, c.y - 1, c.menu_sizes)
+        doubled.append(CellData(w=c.w, I=np.vstack([c.I, c.I]), y=np.concatenate([c.y, y_again]),
+                                K=c.K, cell_id=c.cell_id))
+    stacked = stack_cells(doubled, design=data.X, utility_group=dict(zip(data.cell_ids, data.group)))
+    h_program, h_data, _, _ = prepare("h_m01", stacked)
+    per_obs = stan.build((stan_dir() / "bench" / "h_m01_per_obs.stan").read_text(), data=h_data, random_seed=1)
+    h_model = stan.build(h_program.source, data=h_data, random_seed=1)
+    n_par = len(h_model.unconstrain_pars(
+        {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
+         "beta_flat": [0.0] * int(sum(data.K) * data.D),
+         "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
+    rng = np.random.default_rng(8)
+    for _ in range(5):
+        point = list(rng.normal(0.0, 1.0, size=n_par))
+        assert h_model.log_prob(point) == pytest.approx(per_obs.log_prob(point), abs=1e-8)
+
+
 def _quantile_mcse(samples: np.ndarray, prob: float) -> float:
     import arviz as az
 
