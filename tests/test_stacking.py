@@ -220,3 +220,20 @@ def test_from_frame_rejects_menu_outside_pool():
     frame = pd.DataFrame({"cell_id": ["a"], "menu": [(1, 9)], "choice": [1]})
     with pytest.raises(ValueError, match=r"cell 'a', row 0: menu \(1, 9\) names an alternative outside 1..3"):
         StackedData.from_frame(frame, w=np.zeros((3, 1)), K=2)
+
+
+def test_distinct_menus_counts_each_cells_menus_once():
+    rng = np.random.default_rng(5)
+    I = np.zeros((12, 5), dtype=int)
+    for row in I:
+        row[rng.choice(5, size=rng.integers(2, 5), replace=False)] = 1
+    y = np.array([rng.integers(1, row.sum() + 1) for row in I])
+    w = rng.normal(size=(5, 2))
+    one = CellData(w=w, I=I, y=y, K=3, cell_id="one")
+    expected = len({tuple(row) for row in I})
+    assert stack_cells([one]).distinct_menus == expected
+    # showing every menu again adds no distinct menu; the same menus in another cell do
+    twice = CellData(w=w, I=np.vstack([I, I]), y=np.concatenate([y, y]), K=3, cell_id="one")
+    assert stack_cells([twice]).distinct_menus == expected
+    other = CellData(w=w, I=I, y=y, K=3, cell_id="other")
+    assert stack_cells([one, other]).distinct_menus == 2 * expected

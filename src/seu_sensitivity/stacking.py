@@ -258,6 +258,21 @@ class StackedData:
         """(J,) observations per cell."""
         return np.bincount(self.cell_of - 1, minlength=self.J)
 
+    @property
+    def distinct_menus(self) -> int:
+        """Number of distinct (cell, menu) pairs: the log-sum-exp terms h_m01's likelihood evaluates.
+
+        The programs sum the log likelihood through its sufficient statistics
+        (choice counts, and each distinct menu of a cell weighted by how often
+        it was shown), so repeated menus cost nothing extra.
+
+        >>> a = CellData(w=[[0.0], [1.0], [2.0]], I=[[1, 1, 0], [1, 1, 0], [0, 1, 1]], y=[1, 2, 1], K=2, cell_id="a")
+        >>> stack_cells([a]).distinct_menus
+        2
+        """
+        rows = np.column_stack([self.cell_of, self.I])
+        return int(len(np.unique(rows, axis=0)))
+
     def _index(self, j: int | str) -> int:
         if isinstance(j, str):
             try:
