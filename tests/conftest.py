@@ -1,0 +1,31 @@
+"""Fixtures shared by several test files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def quick_book(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The project's whole book rendered in quick mode with the built-in engine, once per session.
+
+    Rendered chapter by chapter, so that one failure does not hide the
+    others: returns the site folder and the error message of each chapter
+    that failed. Used by the chapter tests and the real-browser test.
+    """
+    from seu_sensitivity.paths import project_root
+    from seu_sensitivity.render import RenderError
+    from seu_sensitivity.render.builtin import render_book
+    from seu_sensitivity.render.config import load_config
+
+    root = project_root()
+    out = tmp_path_factory.mktemp("book")
+    errors: dict[str, str] = {}
+    for chapter in load_config(root).chapter_paths():
+        try:
+            render_book(root, [chapter], quick=True, output_dir=out, progress=None, kernel_stderr=None)
+        except RenderError as exc:
+            errors[chapter] = str(exc)
+    return out, errors
