@@ -102,3 +102,92 @@ def test_population_predictive_and_cost_bars(ax):
     assert [p.get_height() for p in bar_ax.patches] == [540, 2000]
     assert [t.get_text() for t in bar_ax.texts] == ["540", "2,000"]
     plt.close(fig)
+
+
+def _funnel_idata(seed: int, n_div: int):
+    """A small h_m01-like InferenceData: 2 chains x 50 draws, cells a and b, n_div divergent draws."""
+    import arviz as az
+
+    rng = np.random.default_rng(seed)
+    sigma = np.exp(rng.normal(-1.0, 1.0, size=(2, 50)))
+    z = rng.normal(size=(2, 50, 2))
+    gamma0 = rng.normal(2.5, 0.3, size=(2, 50))
+    diverging = np.zeros((2, 50), dtype=bool)
+    diverging.flat[rng.choice(100, size=n_div, replace=False)] = True
+    return az.from_dict(
+        posterior={"sigma_cell": sigma, "z": z, "log_alpha": gamma0[..., None] + sigma[..., None] * z,
+                   "gamma0": gamma0},
+        sample_stats={"diverging": diverging},
+        dims={"z": ["cell"], "log_alpha": ["cell"]},
+        coords={"cell": ["a", "b"]},
+    )
+
+
+def test_funnel_coordinates_pair_each_draw_with_its_divergence_flag():
+    idata = _funnel_idata(5, n_div=7)
+    log_sigma, deviation, diverging = impl.funnel_coordinates(idata, "b")
+    sigma = idata.posterior["sigma_cell"].values
+    z_b = idata.posterior["z"].sel(cell="b").values
+    np.testing.assert_allclose(log_sigma, np.log(sigma).ravel())
+    np.testing.assert_allclose(deviation, (sigma * z_b).ravel())
+    np.testing.assert_array_equal(diverging, idata.sample_stats["diverging"].values.ravel())
+    # here gamma0 is the whole regression mean, so the deviation is log_alpha - gamma0
+    log_alpha_b = idata.posterior["log_alpha"].sel(cell="b").values
+    np.testing.assert_allclose(deviation, (log_alpha_b - idata.posterior["gamma0"].values).ravel())
+    _, z, _ = impl.funnel_coordinates(idata, "b", quantity="z")
+    _, log_alpha, _ = impl.funnel_coordinates(idata, "b", quantity="log_alpha")
+    np.testing.assert_allclose(z, z_b.ravel())
+    np.testing.assert_allclose(log_alpha, log_alpha_b.ravel())
+    with pytest.raises(ValueError, match="quantity"):
+        impl.funnel_coordinates(idata, "b", quantity="alpha")
+    with pytest.raises(ValueError, match="not a cell"):
+        impl.funnel_coordinates(idata, "c")
+
+
+def test_parameterisation_funnels_one_panel_per_fit_with_divergences_in_red():
+    fits = {"non-centred": _funnel_idata(1, n_div=0), "centred": _funnel_idata(2, n_div=9)}
+    fig, axes = plt.subplots(1, 2)
+    try:
+        drawn = impl.parameterisation_funnels(axes, fits, "a")
+        assert [ax.get_title() for ax in drawn] == ["non-centred", "centred"]
+        for ax, idata in zip(drawn, fits.values()):
+            draws, divergent = ax.collections  # funnel_scatter: ordinary draws, then divergent ones
+            flags = idata.sample_stats["diverging"].values.ravel()
+            assert len(divergent.get_offsets()) == flags.sum() and len(draws.get_offsets()) == (~flags).sum()
+            np.testing.assert_allclose(divergent.get_offsets()[:, 0],
+                                       np.log(idata.posterior["sigma_cell"].values).ravel()[flags])
+            assert matplotlib.colors.to_hex(divergent.get_facecolor()[0]) == impl.PALETTE[3]
+            assert "sigma" in ax.get_xlabel() and ax.get_ylabel() == impl.FUNNEL_QUANTITIES["deviation"]
+        with pytest.raises(ValueError, match="one Axes per fit"):
+            impl.parameterisation_funnels(axes[:1], fits, "a")
+    finally:
+        plt.close(fig)
+
+
+def test_primer_funnel_scatter_keeps_its_default_axis_label(ax):
+    from seu_sensitivity.plots import primer
+
+    primer.funnel_scatter(ax, np.zeros(3), np.zeros(3), np.array([False, True, False]))
+    assert ax.get_xlabel() == r"$\log\tau$"
+    primer.funnel_scatter(ax, np.zeros(3), np.zeros(3), np.zeros(3, bool), scale_label="log s")
+    assert ax.get_xlabel() == "log s"
+
+
+def test_parameterisation_funnels_limit_the_y_range_to_the_central_draws():
+    fits = {"one": _funnel_idata(3, n_div=1), "two": _funnel_idata(4, n_div=1)}
+    fits["two"].posterior["z"].values[0, 0, 0] = 1e4  # one absurd draw of cell a
+    fig, axes = plt.subplots(1, 2)
+    try:
+        impl.parameterisation_funnels(axes, fits, "a", y_coverage=0.98)  # 200 draws: the absurd one is cut
+        low, high = axes[1].get_ylim()
+        assert high < 100 and axes[0].get_ylim() == (low, high)
+        deviations = np.concatenate([impl.funnel_coordinates(f, "a")[1] for f in fits.values()])
+        assert np.mean((deviations >= low) & (deviations <= high)) >= 0.98
+    finally:
+        plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    try:
+        impl.parameterisation_funnels(axes, fits, "a", y_coverage=None)
+        assert axes[1].get_ylim()[1] > 100
+    finally:
+        plt.close(fig)

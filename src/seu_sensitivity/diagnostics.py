@@ -23,7 +23,7 @@ import xarray as xr
 
 from . import convergence
 
-__all__ = ["diagnose", "verdict"]
+__all__ = ["diagnose", "verdict", "compare", "compare_means", "COMPARISON_FORMATS"]
 
 
 def _worst(dataset, pick) -> tuple[float, str]:
@@ -165,3 +165,48 @@ def compare(fits: Mapping[str, Any], **thresholds: Any) -> pd.DataFrame:
         table = diagnose(idata, var_names=var_names, **thresholds)
         rows[name] = {**table["value"].to_dict(), "trustworthy": bool(table.attrs["trustworthy"])}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def compare_means(fits: Mapping[str, az.InferenceData], var_names: Sequence[str]) -> pd.DataFrame:
+    """Posterior means of the same quantities in two fits, and their difference in Monte Carlo errors.
+
+    ``fits`` maps two labels to fits of the same posterior by different
+    programs or samplers (e.g. a centred and a non-centred parameterisation).
+    One row per scalar entry of ``var_names`` (``"gamma[x]"`` for labelled
+    entries); columns ``"<label>: mean"`` and ``"<label>: MCSE"`` for each fit
+    (the ESS-based standard error of the mean, ArviZ's ``mcse``),
+    ``difference`` (first minus second) and ``in MCSEs``:
+    ``|difference| / sqrt(MCSE_1^2 + MCSE_2^2)``. For independent fits of the
+    same posterior that ratio is about half-normal, so values above 4 are
+    rare (probability about 6e-5 each) and point to different posteriors, or
+    to a fit that did not explore its posterior.
+
+    >>> rng = np.random.default_rng(1)
+    >>> fits = {name: az.from_dict(posterior={"mu": rng.normal(size=(2, 500))}) for name in ("a", "b")}
+    >>> table = compare_means(fits, ["mu"])
+    >>> list(table.columns)
+    ['a: mean', 'a: MCSE', 'b: mean', 'b: MCSE', 'difference', 'in MCSEs']
+    >>> bool(table.loc["mu", "in MCSEs"] < 4)
+    True
+    """
+    if len(fits) != 2:
+        raise ValueError(f"fits: need exactly two fits to compare, got {len(fits)}")
+    (first, a), (second, b) = fits.items()
+    columns: dict[str, dict[str, float]] = {}
+    for label, idata in ((first, a), (second, b)):
+        missing = [name for name in var_names if name not in idata.posterior]
+        if missing:
+            raise ValueError(f"fits[{label!r}]: no posterior variable(s) {missing}")
+        means = idata.posterior[list(var_names)].mean(("chain", "draw"))
+        mcses = az.mcse(idata, var_names=list(var_names), method="mean")
+        for kind, dataset in (("mean", means), ("MCSE", mcses)):
+            column = columns.setdefault(f"{label}: {kind}", {})
+            for name in var_names:
+                array = dataset[name]
+                for index in np.ndindex(array.shape):
+                    labels = [str(array[dim].values[i]) for dim, i in zip(array.dims, index)]
+                    column[name + (f"[{', '.join(labels)}]" if labels else "")] = float(array.values[index])
+    table = pd.DataFrame(columns)
+    table["difference"] = table[f"{first}: mean"] - table[f"{second}: mean"]
+    table["in MCSEs"] = table["difference"].abs() / np.hypot(table[f"{first}: MCSE"], table[f"{second}: MCSE"])
+    return table

@@ -17,7 +17,7 @@ out panels as it likes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +25,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from seu_sensitivity.plots import PALETTE, interval_plot
+from seu_sensitivity.plots.primer import funnel_scatter
 
 __all__ = [
     "FlowNode",
@@ -38,6 +39,9 @@ __all__ = [
     "per_cell_ppc",
     "population_predictive",
     "cost_bars",
+    "FUNNEL_QUANTITIES",
+    "funnel_coordinates",
+    "parameterisation_funnels",
 ]
 
 #: fill colour of each Stan block in the parameter-flow diagram
@@ -302,3 +306,76 @@ def cost_bars(ax: plt.Axes, labels: Sequence[str], values: Sequence[float], *, y
                     ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
     ax.set_ylabel(ylabel)
     return ax
+
+
+#: per-cell quantities a funnel panel can put on its y axis, with their axis labels
+FUNNEL_QUANTITIES: dict[str, str] = {
+    "deviation": r"$\log\alpha_j - \gamma_0 - \mathbf{X}_j\boldsymbol{\gamma}$",
+    "log_alpha": r"$\log\alpha_j$",
+    "z": r"$z_j$",
+}
+
+
+def funnel_coordinates(idata: Any, cell: str, quantity: str = "deviation") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The draws of an h_m01-type fit in funnel coordinates, for one cell.
+
+    Returns ``(log sigma_cell, y, diverging)``, each flat over chains and
+    draws in the same order, where ``y`` is the cell's ``quantity`` (a key of
+    :data:`FUNNEL_QUANTITIES`): its deviation from the regression,
+    ``log_alpha - gamma0 - X gamma = sigma_cell * z`` (the default; it
+    narrows to 0 as sigma_cell does, whatever gamma0 and gamma are), its
+    ``log_alpha``, or its standardised deviation ``z``. Works for h_m01 and
+    h_m01_centered alike, since both expose ``z`` and ``log_alpha``.
+    """
+    if quantity not in FUNNEL_QUANTITIES:
+        raise ValueError(f"quantity: choose one of {sorted(FUNNEL_QUANTITIES)}, got {quantity!r}")
+    post = idata.posterior
+    cells = [str(c) for c in post["z"].coords["cell"].values]
+    if cell not in cells:
+        raise ValueError(f"cell: {cell!r} is not a cell of this fit; cells: {cells}")
+    sigma = post["sigma_cell"].transpose("chain", "draw").values
+    if np.any(sigma <= 0):
+        raise ValueError("sigma_cell must be positive in every draw (was it held fixed at 0?)")
+    z = post["z"].sel(cell=cell).transpose("chain", "draw").values
+    y = {"deviation": sigma * z, "z": z,
+         "log_alpha": post["log_alpha"].sel(cell=cell).transpose("chain", "draw").values}[quantity]
+    diverging = idata.sample_stats["diverging"].transpose("chain", "draw").values.astype(bool)
+    return np.log(sigma).ravel(), np.asarray(y, dtype=float).ravel(), diverging.ravel()
+
+
+def parameterisation_funnels(
+    axes: Sequence[plt.Axes],
+    fits: Mapping[str, Any],
+    cell: str,
+    *,
+    quantity: str = "deviation",
+    y_coverage: float | None = 0.995,
+) -> list[plt.Axes]:
+    """One funnel panel per fit: log sigma_cell against one cell's ``quantity``, divergent draws in red.
+
+    ``fits`` maps a panel title (e.g. "centred") to an InferenceData of
+    h_m01 or h_m01_centered; ``axes`` has one Axes per fit, in the same order.
+    Each panel is drawn by :func:`seu_sensitivity.plots.primer.funnel_scatter`,
+    the primer's funnel figure, so the two chapters read alike.
+    ``y_coverage`` sets every panel's y range to the central share of the
+    draws of all fits (plus a margin), so that a few extreme draws do not
+    flatten the funnel; None keeps matplotlib's limits.
+    """
+    axes = list(axes)
+    if len(axes) != len(fits):
+        raise ValueError(f"axes: need one Axes per fit ({len(fits)}), got {len(axes)}")
+    if y_coverage is not None and not 0 < y_coverage <= 1:
+        raise ValueError(f"y_coverage: a share in (0, 1], got {y_coverage}")
+    pooled = []
+    for ax, (title, idata) in zip(axes, fits.items()):
+        log_sigma, y, diverging = funnel_coordinates(idata, cell, quantity)
+        funnel_scatter(ax, log_sigma, y, diverging, title=title, theta_label=FUNNEL_QUANTITIES[quantity],
+                       scale_label=r"$\log\sigma_{\mathrm{cell}}$")
+        pooled.append(y)
+    if y_coverage is not None:
+        tail = (1 - y_coverage) / 2
+        low, high = np.quantile(np.concatenate(pooled), [tail, 1 - tail])
+        margin = 0.05 * (high - low) or 0.5
+        for ax in axes:
+            ax.set_ylim(low - margin, high + margin)
+    return axes

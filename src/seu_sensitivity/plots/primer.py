@@ -80,14 +80,20 @@ def funnel_scatter(
     *,
     title: str = "",
     theta_label: str = r"$\theta_1$",
+    scale_label: str = r"$\log\tau$",
 ) -> plt.Axes:
-    """Posterior draws of (log tau, theta_1) with divergent transitions marked in red."""
+    """Posterior draws of (log tau, theta_1) with divergent transitions marked in red.
+
+    Any funnel works: ``log_tau`` is the log of the population scale (x axis,
+    labelled ``scale_label``) and ``theta`` one group's quantity (y axis,
+    ``theta_label``); ``diverging`` flags the draws whose transition diverged.
+    """
     log_tau = np.asarray(log_tau).ravel()
     theta = np.asarray(theta).ravel()
     diverging = np.asarray(diverging, dtype=bool).ravel()
     ax.scatter(log_tau[~diverging], theta[~diverging], s=4, alpha=0.35, color=PALETTE[0], label="draw")
     ax.scatter(log_tau[diverging], theta[diverging], s=14, color=PALETTE[3], label=f"divergent ({diverging.sum()})")
-    ax.set_xlabel(r"$\log\tau$")
+    ax.set_xlabel(scale_label)
     ax.set_ylabel(theta_label)
     if title:
         ax.set_title(title)
