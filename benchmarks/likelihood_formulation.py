@@ -1,4 +1,4 @@
-"""Benchmark: psi once per (cell, alternative) + categorical_logit per menu vs per-observation psi.
+"""Benchmark: h_m01 (psi once per (cell, alternative), likelihood through sufficient statistics) vs per-observation psi.
 
 A report of figures, not a test. On a simulated design the size of the
 planned alignment study (6 x 3 cells, 300 observations per cell, R = 30,
