@@ -199,19 +199,17 @@ def loo(idata: Any, *, reff: float | None = None, var_name: str | None = None) -
     warn = bool(np.any(k > good_k))
     if warn:
         warnings.warn(
-            f"Estimated shape parameter of Pareto distribution is greater than {good_k:.2f} "
-            "for one or more samples. You should consider using a more robust model, this is "
-            "because importance sampling is less likely to work well if the marginal posterior "
-            "and LOO posterior are very different. This is more likely to happen with a "
-            "non-robust model and highly influential observations."
+            f"Pareto k above {good_k:.2f} for some observations: their PSIS-LOO estimates are "
+            "unreliable (the leave-one-out posterior differs too much from the full one; "
+            "influential observations or a non-robust model)."
         )
     elpd = loo_i.sum()
     se = (n_data_points * np.var(loo_i)) ** 0.5
     p_loo = lppd_i.sum() - elpd
     if np.equal(elpd, loo_i).all():
         warnings.warn(
-            "The point-wise LOO is the same with the sum LOO, please double check "
-            "the Observed RV in your model to make sure it returns element-wise logp."
+            "every pointwise LOO value equals the total: the log likelihood does not look "
+            "element-wise (one value per observation)."
         )
     template = log_likelihood.isel(chain=0, draw=0, drop=True)
     return ELPDData(
