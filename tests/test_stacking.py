@@ -237,3 +237,22 @@ def test_distinct_menus_counts_each_cells_menus_once():
     assert stack_cells([twice]).distinct_menus == expected
     other = CellData(w=w, I=I, y=y, K=3, cell_id="other")
     assert stack_cells([one, other]).distinct_menus == 2 * expected
+
+
+@pytest.mark.parametrize("field", ["w", "I", "y"])
+def test_ragged_lists_name_the_field_and_the_cell(field):
+    good = dict(w=[[0.0], [1.0], [2.0]], I=[[1, 1, 0], [0, 1, 1]], y=[1, 2])
+    ragged = {"w": [[0.0], [1.0, 2.0], [2.0]], "I": [[1, 1, 0], [0, 1]], "y": [1, [2, 1]]}
+    with pytest.raises(ValueError, match=rf"cell 'c7': {field} must be a rectangular array"):
+        CellData(**{**good, field: ragged[field]}, K=2, cell_id="c7")
+
+
+def test_from_frame_names_a_cell_missing_from_w_or_K():
+    a = CellData(w=[[0.0], [1.0]], I=[[1, 1]], y=[1], K=2, cell_id="a")
+    b = CellData(w=[[0.0], [1.0]], I=[[1, 1]], y=[2], K=2, cell_id="b")
+    frame = stack_cells([a, b]).to_frame()
+    with pytest.raises(ValueError, match=r"w: no entry for cell 'b'"):
+        StackedData.from_frame(frame, w={"a": a.w}, K=2)
+    with pytest.raises(ValueError, match=r"K: no entry for cell 'b'"):
+        StackedData.from_frame(frame, w=a.w, K={"a": 2})
+    assert StackedData.from_frame(frame, w={"a": a.w, "b": b.w}, K={"a": 2, "b": 2}) == stack_cells([a, b])

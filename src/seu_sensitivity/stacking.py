@@ -39,6 +39,15 @@ def _where(cell_id: str | None) -> str:
     return f"cell {cell_id!r}" if cell_id is not None else "cell"
 
 
+def _rectangular(value: Any, field: str, where: str, dtype: Any = None) -> np.ndarray:
+    """``np.array(value)``, with an error naming the field and cell when rows have different lengths."""
+    try:
+        return np.array(value, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: {field} must be a rectangular array of numbers "
+                         f"(rows of equal length): {exc}") from None
+
+
 def _readonly(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
@@ -61,14 +70,14 @@ class CellData:
 
     def __post_init__(self) -> None:
         where = _where(self.cell_id)
-        w = np.array(self.w, dtype=float)
+        w = _rectangular(self.w, "w", where, dtype=float)
         if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] == 0:
             raise ValueError(f"{where}: w must be an R x D matrix with R, D >= 1, got shape {w.shape}")
         bad = np.argwhere(~np.isfinite(w))
         if bad.size:
             r, d = bad[0]
             raise ValueError(f"{where}: w has a non-finite value {w[r, d]} at row {r} (alternative), column {d}")
-        I_raw = np.array(self.I)
+        I_raw = _rectangular(self.I, "I", where)
         if I_raw.ndim != 2 or I_raw.shape[1] != w.shape[0]:
             raise ValueError(
                 f"{where}: I must be an M x R matrix with R = {w.shape[0]} columns (rows of w), got shape {I_raw.shape}"
@@ -85,7 +94,7 @@ class CellData:
         if small.size:
             row = small[0]
             raise ValueError(f"{where}: row {row} of I has a menu of {sizes[row]} alternative(s); a menu needs at least 2")
-        y_raw = np.array(self.y)
+        y_raw = _rectangular(self.y, "y", where)
         if y_raw.ndim != 1 or y_raw.shape[0] != I.shape[0]:
             raise ValueError(f"{where}: y must have one entry per row of I (M = {I.shape[0]}), got shape {y_raw.shape}")
         if y_raw.dtype.kind == "f":
@@ -394,7 +403,11 @@ class StackedData:
             part = frame[frame["cell_id"].astype(str) == cell_id]
             if "problem" in part.columns:
                 part = part.sort_values("problem", kind="stable")
-            w_cell = np.asarray(w[cell_id] if isinstance(w, Mapping) else w, dtype=float)
+            for name, given in (("w", w), ("K", K)):
+                if isinstance(given, Mapping) and cell_id not in given:
+                    raise ValueError(f"{name}: no entry for cell {cell_id!r} of the frame "
+                                     f"(have {', '.join(map(repr, given)) or 'none'})")
+            w_cell = _rectangular(w[cell_id] if isinstance(w, Mapping) else w, "w", _where(cell_id), dtype=float)
             K_cell = K[cell_id] if isinstance(K, Mapping) else K
             I = np.zeros((len(part), w_cell.shape[0]), dtype=np.int64)
             for row, menu in enumerate(part["menu"]):
