@@ -10,9 +10,26 @@
 //   alpha ~ LogNormal(alpha_mu, alpha_sd)   default (3.0, 0.75); K = 4 task: (3.5, 0.75)
 //   beta[k, d] ~ Normal(0, beta_sd)         default 1
 //   delta ~ Dirichlet(1)
+// beta is sampled as beta_rot with beta = Q(delta) beta_rot, Q orthogonal with
+// its first column along upsilon - mean(upsilon): the same prior and posterior
+// (a rotation, Jacobian 1), with the direction the data inform kept on the
+// first row of beta_rot whatever delta is. h_m01.stan explains it; the
+// function is the same. beta is computed in generated quantities.
 // psi and eta are computed once per alternative; the likelihood, one
 // categorical_logit per observation, is evaluated through its sufficient
 // statistics (choice counts and distinct menus), which gives the same density.
+functions {
+  // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
+  // vector along c = upsilon - mean(upsilon); Q = H * basis, H the Householder
+  // reflection taking the fixed `ref` (first column of `basis`) to c_hat.
+  // Identical to h_m01.stan's, so the two programs share one parameterisation.
+  matrix utility_rotation(vector upsilon, vector ref, matrix basis) {
+    int K = rows(upsilon);
+    vector[K] c = upsilon - mean(upsilon);
+    vector[K] v = ref - c / norm2(c);
+    return basis - (2 / dot_self(v)) * v * (v' * basis);
+  }
+}
 data {
   int<lower=1> M;                    // observations (decision problems)
   int<lower=2> K;                    // consequences
@@ -86,24 +103,32 @@ transformed data {
     n_shown_int[match] += 1;
   }
   vector[S] n_shown = to_vector(n_shown_int[1:S]);
+  // fixed parts of utility_rotation: ref (the decreasing ramp, away from every
+  // increasing upsilon) and an orthonormal basis whose first column is ref
+  vector[K] ramp = linspaced_vector(K, 0, 1);
+  vector[K] rotation_ref = (mean(ramp) - ramp) / norm2(ramp - mean(ramp));
+  matrix[K, K] rotation_basis = qr_thin_Q(append_col(rotation_ref, identity_matrix(K)[ : , 1:(K - 1)]));
+  if (dot_product(rotation_basis[ : , 1], rotation_ref) < 0)
+    rotation_basis[ : , 1] = -rotation_basis[ : , 1];
 }
 parameters {
   real<lower=0> alpha;
-  matrix[K, D] beta;
+  matrix[K, D] beta_rot;             // beta = Q(delta) beta_rot
   simplex[K - 1] delta;
 }
 transformed parameters {
   vector[R] eta;                     // expected utility of each alternative
   {
     vector[K] upsilon = append_row(0, cumulative_sum(delta));
-    matrix[R, K] logits = w * beta';
+    matrix[K, K] Q = utility_rotation(upsilon, rotation_ref, rotation_basis);
+    matrix[R, K] logits = (w * beta_rot') * Q';
     for (r in 1:R)
       eta[r] = softmax(logits[r]') ' * upsilon;
   }
 }
 model {
   alpha ~ lognormal(alpha_mu, alpha_sd);
-  to_vector(beta) ~ normal(0, beta_sd);
+  to_vector(beta_rot) ~ normal(0, beta_sd);   // = beta ~ normal(0, beta_sd): Q is orthogonal
   // delta ~ Dirichlet(1): constant density on the simplex
   {
     vector[R] u = alpha * eta;
@@ -114,6 +139,7 @@ model {
   }
 }
 generated quantities {
+  matrix[K, D] beta = utility_rotation(append_row(0, cumulative_sum(delta)), rotation_ref, rotation_basis) * beta_rot;
   vector[M] log_lik;
   array[M] int y_rep;
   for (m in 1:M) {

@@ -39,9 +39,9 @@ def hm01_reduced_fit(cell):
 def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
     """J = 1, P = 0, gamma0 and sigma_cell fixed: h_m01's log density is m_01's up to a constant.
 
-    Unconstrained coordinates: m_01 has (log alpha, beta column-major, delta
-    stick-breaking); h_m01 with fix_hyper = 1 has (z, beta_flat, delta_free)
-    with the same beta order and the same stick-breaking transform, and
+    Unconstrained coordinates: m_01 has (log alpha, beta_rot column-major, delta
+    stick-breaking); h_m01 with fix_hyper = 1 has (z, beta_rot, delta_free)
+    with the same order (beta = Q(delta) beta_rot in both) and the same stick-breaking transform, and
     z = (log alpha - gamma0) / sigma_cell, a linear map with constant
     Jacobian. So the difference of the two log densities must not depend on
     the point. A wrong beta layout, simplex transform or prior would make it vary.
@@ -90,7 +90,7 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
     h_model = stan.build(h_program.source, data=h_data, random_seed=1)
     n_par = len(h_model.unconstrain_pars(
         {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
-         "beta_flat": [0.0] * int(sum(data.K) * data.D),
+         "beta_rot": [0.0] * int(sum(data.K) * data.D),
          "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
     rng = np.random.default_rng(8)
     for _ in range(5):
@@ -266,3 +266,53 @@ def test_variants_keep_h_m01_data_contract(other):
         rejects = [line.strip() for line in _block(variant, "transformed data").splitlines() if "reject(" in line]
         assert len(rejects) == 3
         assert all(line in _block(reference, "transformed data") for line in rejects)
+
+
+def _constrained(model, point) -> dict[str, np.ndarray]:
+    """Stan's constrained values (parameters, transformed parameters, generated quantities) by variable."""
+    values = np.asarray(model.constrain_pars(point, include_tparams=True, include_gqs=True))
+    out: dict[str, list[float]] = {}
+    for name, value in zip(model.constrained_param_names, values):
+        out.setdefault(name.split(".")[0], []).append(value)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def test_beta_is_the_delta_aligned_rotation_of_beta_rot(cell, ragged):
+    """Both programs sample beta_rot and report beta = Q(delta) beta_rot (column-major
+    blocks). At random points, with K = 3 and K = 4 side by side, Stan's beta equals
+    NumPy's choice.utility_rotation(delta) @ beta_rot, and every feature column keeps
+    its length, so the map is a rotation (Jacobian 1: same prior, same posterior).
+    A Q that is not orthogonal, or that uses the wrong group's delta, fails here."""
+    import stan
+
+    from seu_sensitivity.choice import utility_rotation
+
+    rng = np.random.default_rng(12)
+    data, _ = ragged
+    program, stan_data, _, _ = prepare("h_m01", data)
+    model = stan.build(program.source, data=stan_data, random_seed=1)
+    n_par = len(model.unconstrain_pars(
+        {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
+         "beta_rot": [0.0] * int(sum(data.K) * data.D), "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
+    for _ in range(3):
+        values = _constrained(model, list(rng.normal(0.0, 1.5, size=n_par)))
+        d_start = np.concatenate([[0], np.cumsum(data.K_group - 1)])  # each group's increments in delta_flat
+        start = 0
+        for j, K_j in enumerate(data.K):
+            g = int(data.group[j]) - 1
+            delta = values["delta_flat"][d_start[g] : d_start[g] + K_j - 1]
+            rot = values["beta_rot"][start : start + K_j * data.D].reshape(data.D, K_j).T
+            beta = values["beta_flat"][start : start + K_j * data.D].reshape(data.D, K_j).T
+            np.testing.assert_allclose(beta, utility_rotation(delta) @ rot, atol=1e-10)
+            np.testing.assert_allclose(np.linalg.norm(beta, axis=0), np.linalg.norm(rot, axis=0), rtol=1e-10)
+            start += K_j * data.D
+
+    m_program, m_data, _, _ = prepare("m_01", cell)
+    m_model = stan.build(m_program.source, data=m_data, random_seed=1)
+    n_m = len(m_model.unconstrain_pars({"alpha": 10.0, "beta_rot": np.zeros((cell.K, cell.D)).tolist(),
+                                        "delta": [1.0 / (cell.K - 1)] * (cell.K - 1)}))
+    for _ in range(3):
+        values = _constrained(m_model, list(rng.normal(0.0, 1.5, size=n_m)))
+        rot = values["beta_rot"].reshape(cell.D, cell.K).T
+        beta = values["beta"].reshape(cell.D, cell.K).T
+        np.testing.assert_allclose(beta, utility_rotation(values["delta"]) @ rot, atol=1e-10)

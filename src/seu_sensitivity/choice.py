@@ -29,6 +29,7 @@ __all__ = [
     "subjective_probabilities",
     "utilities",
     "expected_utilities",
+    "utility_rotation",
     "choice_log_probabilities",
     "choice_probabilities",
     "log_likelihood",
@@ -72,6 +73,42 @@ def expected_utilities(psi: np.ndarray, upsilon: np.ndarray) -> np.ndarray:
     psi = np.asarray(psi, dtype=float)
     upsilon = np.asarray(upsilon, dtype=float)
     return np.einsum("...rk,...k->...r", psi, upsilon)
+
+
+def utility_rotation(delta: np.ndarray) -> np.ndarray:
+    """Q(delta): the orthogonal K x K matrix with which the Stan programs sample beta.
+
+    m_01 and h_m01 draw ``beta_rot`` and set ``beta = Q(delta) @ beta_rot``. The
+    first column of Q is the unit vector along c = upsilon - mean(upsilon), the
+    only direction in which beta moves eta to first order, so the data inform
+    the first row of ``beta_rot`` whatever delta is. Q is a rotation for every
+    delta: the Normal prior of beta and the posterior are unchanged.
+
+    Construction (as in Stan's ``utility_rotation``): ``ref`` is the unit vector
+    along the decreasing ramp (K-1, ..., 1, 0) centred; ``basis`` the Q factor
+    of [ref, e_1, ..., e_{K-1}] with R's diagonal positive (as Stan's
+    ``qr_thin_Q``), so its first column is ref; H the Householder reflection
+    taking ref to c_hat. Q = H basis.
+
+    delta : (..., K-1) on the simplex. Returns (..., K, K).
+
+    >>> Q = utility_rotation(np.array([0.2, 0.5, 0.3]))
+    >>> bool(np.allclose(Q @ Q.T, np.eye(4)))
+    True
+    >>> c = utilities(np.array([0.2, 0.5, 0.3])); c = c - c.mean()
+    >>> bool(np.allclose(Q[:, 0], c / np.linalg.norm(c)))
+    True
+    """
+    upsilon = utilities(delta)
+    K = upsilon.shape[-1]
+    ramp = np.linspace(0.0, 1.0, K)
+    ref = (ramp.mean() - ramp) / np.linalg.norm(ramp - ramp.mean())
+    basis, r = np.linalg.qr(np.column_stack([ref, np.eye(K)[:, : K - 1]]))
+    basis = basis * np.sign(np.diag(r))  # Stan's qr_thin_Q: R with a positive diagonal, so column 1 is ref
+    c = upsilon - upsilon.mean(axis=-1, keepdims=True)
+    v = ref - c / np.linalg.norm(c, axis=-1, keepdims=True)  # never 0: c_hat . ref < 0
+    vb = np.einsum("...k,kl->...l", v, basis)  # v' basis
+    return basis - (2.0 / np.sum(v * v, axis=-1))[..., None, None] * v[..., :, None] * vb[..., None, :]
 
 
 def _alpha_eta(alpha: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
