@@ -144,3 +144,18 @@ def test_interaction_of_every_level_pair_is_full_rank_but_saturated_plus_extra_i
     cells = design.cells.assign(extra=[0.0, 1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="aliased: extra"):
         design_from_formula(cells, "~ a * b + extra")
+
+
+def test_a_single_level_factor_is_refused_naming_it():
+    with pytest.raises(ValueError, match="factor 'llm' has a single level 'x'"):
+        factorial_design({"llm": ["x"], "prompt": ["p", "q"]})
+    cells = pd.DataFrame({"cell_id": ["a", "b"], "llm": ["x", "x"], "t": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="column 'llm' has the single value 'x' in every cell"):
+        design_from_formula(cells, "~ llm + t")
+    assert list(design_from_formula(cells, "~ t").X.columns) == ["t"]  # unused constant columns are fine
+
+
+def test_a_formula_naming_a_missing_column_says_which():
+    cells = pd.DataFrame({"cell_id": ["a", "b"], "llm": ["x", "y"]})
+    with pytest.raises(ValueError, match="uses 'temperatur', which is not a column of the cells table \\(columns: llm\\)"):
+        design_from_formula(cells, "~ llm + temperatur")

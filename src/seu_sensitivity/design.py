@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from formulaic import ModelSpec, model_matrix
+from formulaic.errors import FactorEvaluationError
 
 CODINGS = ("treatment", "sum")
 
@@ -174,6 +176,12 @@ def factorial_design(
     continuous = dict(continuous or {})
 
     checked: dict[str, list[Any]] = {name: _check_levels(name, levels) for name, levels in factors.items()}
+    for name, levels in checked.items():
+        if len(levels) < 2:
+            raise ValueError(
+                f"factor {name!r} has a single level {levels[0]!r}: it adds no column to X and cannot "
+                "explain differences between cells; drop it or give it at least two levels"
+            )
     for name in reference:
         if name not in checked:
             raise ValueError(f"reference names {name!r}, which is not a factor (factors: {', '.join(checked)})")
@@ -273,8 +281,37 @@ def design_from_formula(cells: pd.DataFrame, formula: str) -> Design:
     return _build(cells.reset_index(drop=True), formula, "formula", ())
 
 
+def _single_level_columns(cells: pd.DataFrame, formula: str, x_columns: Sequence[str]) -> list[str]:
+    """Categorical columns the formula names that take one value in every cell and so give X no column."""
+    out = []
+    for column in cells.columns:
+        if column == "cell_id" or pd.api.types.is_numeric_dtype(cells[column]) or cells[column].nunique() != 1:
+            continue
+        named = re.compile(rf"(?<![\w.]){re.escape(str(column))}(?![\w.])")
+        if named.search(formula) and not any(named.search(x) for x in x_columns):
+            out.append(str(column))
+    return out
+
+
 def _build(cells: pd.DataFrame, formula: str, coding: str, renames: tuple[tuple[str, str], ...]) -> Design:
-    matrix = model_matrix(formula, cells.drop(columns="cell_id"), na_action="raise")
+    data = cells.drop(columns="cell_id")
+    try:
+        matrix = model_matrix(formula, data, na_action="raise")
+    except FactorEvaluationError as exc:
+        missing = re.search(r"`([^`]+)` is not present", str(exc))
+        if missing:
+            raise ValueError(
+                f"formula {formula!r} uses {missing.group(1)!r}, which is not a column of the cells table "
+                f"(columns: {', '.join(map(str, data.columns)) or 'none'})"
+            ) from exc
+        raise ValueError(f"formula {formula!r}: {exc}") from exc
+    single = _single_level_columns(cells, formula, [str(c) for c in matrix.columns])
+    if single:
+        name = single[0]
+        raise ValueError(
+            f"cells: column {name!r} has the single value {cells[name].iloc[0]!r} in every cell, so the formula's "
+            f"{name!r} term adds no column to X; drop it from the formula or include cells with other values"
+        )
     names = [_renamer(renames)(name) for name in matrix.columns]
     full = pd.DataFrame(np.asarray(matrix, dtype=float), columns=names)
     if "Intercept" not in full.columns:
