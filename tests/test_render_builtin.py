@@ -156,3 +156,17 @@ def test_rendering_one_chapter_keeps_the_book_sidebar_and_cross_references(tmp_p
     assert "Quick mode is False here." in text_of(html)  # full settings by default
     assert 'href="alpha.html#fig-sine"' in html and "Figure\u00a01.1" in html
     assert 'href="alpha.html">1\u2002Alpha' in html
+
+
+def test_one_chapter_at_a_time_builds_the_same_pages(site, tmp_path):
+    """The site fixture executes chapters in parallel (the default on two cores);
+    executing them one at a time must give the same HTML, in the same order."""
+    timings = render_book(BOOK, quick=True, output_dir=tmp_path, progress=None, kernel_stderr=None, jobs=1)
+    assert [t.source for t in timings] == ["index.qmd", "one/alpha.qmd", "one/beta.qmd"]
+    for name in ("index.html", "one/alpha.html", "one/beta.html"):
+        assert page(tmp_path, name) == page(site, name), name
+
+
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="jobs must be at least 1, got 0"):
+        render_book(BOOK, quick=True, output_dir=tmp_path, progress=None, kernel_stderr=None, jobs=0)

@@ -66,3 +66,11 @@ def test_labels_of_other_chapters_resolve_and_duplicates_fail():
     assert own["sec-intro"].number == "3.1"
     with pytest.raises(RenderError, match="duplicate label 'sec-x'"):
         _convert("## A {#sec-x}\n\n## B {#sec-x}\n")
+
+
+def test_jobs_below_one_is_a_usage_error(tmp_path, capsys):
+    status = main(["render", "--engine", "builtin", "--jobs", "0", "--project", str(FAILING),
+                   "--output-dir", str(tmp_path)])
+    assert status == 2
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was built

@@ -10,10 +10,13 @@ as soon as they are built: when a chapter fails, the pages before it remain.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -136,14 +139,31 @@ def select_chapters(config: BookConfig, chapters: list[Chapter], files: list[str
     return selected
 
 
+def default_jobs() -> int:
+    """Chapters executed at once by default: two when the machine has two cores or more.
+
+    Each chapter runs in its own kernel, and a chapter that fits Stan models
+    already runs its chains in parallel, so more kernels than this rarely help.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def render_book(root: Path | str, files: list[str] | None = None, *, quick: bool = False,
                 output_dir: Path | str | None = None, progress: TextIO | None = sys.stdout,
-                kernel_stderr: TextIO | None = sys.stderr, kernel_name: str = "python3") -> list[ChapterTiming]:
+                kernel_stderr: TextIO | None = sys.stderr, kernel_name: str = "python3",
+                jobs: int | None = None) -> list[ChapterTiming]:
     """Render the book (or the chapters in ``files``) into ``output_dir`` (default ``_book/``).
 
-    Raises :class:`RenderError` at the first failure; the pages written before it remain.
-    Returns the time each chapter took.
+    Up to ``jobs`` chapters execute at once, each in its own kernel (default
+    :func:`default_jobs`); pages are converted and written in book order as
+    their chapters finish. Raises :class:`RenderError` at the first failure in
+    book order; the pages written before it remain, and chapters still running
+    are left to finish but not written. Returns the time each chapter took
+    (execution times overlap when ``jobs`` > 1).
     """
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     config = load_config(root)
     out_dir = Path(output_dir) if output_dir else config.root / config.output_dir
     out_dir = out_dir.resolve()
@@ -154,29 +174,42 @@ def render_book(root: Path | str, files: list[str] | None = None, *, quick: bool
     write_assets(out_dir)
     # cell option defaults: format.html.code-fold, then the book's execute: options
     defaults = {"code-fold": config.html_options.get("code-fold", False), **config.execute}
-    timings: list[ChapterTiming] = []
-    for position, chapter in enumerate(selected, start=1):
-        where = chapter.entry.path
+    say = threading.Lock()
+
+    def report(line: str) -> None:
         if progress is not None:
-            progress.write(f"[{position}/{len(selected)}] {where} ...\n")
-            progress.flush()
+            with say:
+                progress.write(line)
+                progress.flush()
+
+    def execute(position: int, chapter: Chapter):
+        report(f"[{position}/{len(selected)}] {chapter.entry.path} ...\n")
         page_dir = (out_dir / chapter.info.page).parent
-        executed = execute_document(chapter.doc, page_dir, quick=quick, display_name=where,
-                                    kernel_name=kernel_name, progress=kernel_stderr, defaults=defaults)
-        started = time.perf_counter()
-        page, own, images = convert_chapter(executed.markdown, title=chapter.info.title,
-                                            chapter_number=chapter.info.number, page=chapter.info.page,
-                                            labels=labels, bibliography=config.bibliography, where=where,
-                                            title_id=chapter.title_id)
-        labels.update(own)
-        copy_resources(chapter.doc.path.parent, page_dir, images)
-        target = write_page(out_dir, chapter.info, pages, book_title=config.title,
-                            toc_html=page.toc_html, body_html=page.body_html)
-        timing = ChapterTiming(where, executed.seconds, time.perf_counter() - started)
-        timings.append(timing)
-        if progress is not None:
-            progress.write(f"[{position}/{len(selected)}] {where}: {timing.total:.1f} s "
-                           f"(execute {timing.execute:.1f} s, convert {timing.convert:.1f} s) -> "
-                           f"{target.relative_to(out_dir).as_posix()}\n")
-            progress.flush()
+        return execute_document(chapter.doc, page_dir, quick=quick, display_name=chapter.entry.path,
+                                kernel_name=kernel_name, progress=kernel_stderr, defaults=defaults)
+
+    timings: list[ChapterTiming] = []
+    pool = ThreadPoolExecutor(max_workers=min(jobs, max(1, len(selected))), thread_name_prefix="seu-chapter")
+    try:
+        futures = [pool.submit(execute, position, chapter) for position, chapter in enumerate(selected, start=1)]
+        for position, (chapter, future) in enumerate(zip(selected, futures), start=1):
+            where = chapter.entry.path
+            executed = future.result()  # re-raises the chapter's RenderError
+            started = time.perf_counter()
+            page, own, images = convert_chapter(executed.markdown, title=chapter.info.title,
+                                                chapter_number=chapter.info.number, page=chapter.info.page,
+                                                labels=labels, bibliography=config.bibliography, where=where,
+                                                title_id=chapter.title_id)
+            labels.update(own)
+            page_dir = (out_dir / chapter.info.page).parent
+            copy_resources(chapter.doc.path.parent, page_dir, images)
+            target = write_page(out_dir, chapter.info, pages, book_title=config.title,
+                                toc_html=page.toc_html, body_html=page.body_html)
+            timing = ChapterTiming(where, executed.seconds, time.perf_counter() - started)
+            timings.append(timing)
+            report(f"[{position}/{len(selected)}] {where}: {timing.total:.1f} s "
+                   f"(execute {timing.execute:.1f} s, convert {timing.convert:.1f} s) -> "
+                   f"{target.relative_to(out_dir).as_posix()}\n")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # chapters not started yet never start
     return timings
