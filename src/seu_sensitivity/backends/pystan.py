@@ -21,7 +21,7 @@ from filelock import FileLock
 
 from seu_sensitivity.backends.base import STAN_STATS, Backend, BackendUnavailable, SampleResult, StanProgram, sampler_stats
 
-__all__ = ["PyStanBackend", "ensure_event_loop_compat", "build_lock", "remove_incomplete_build"]
+__all__ = ["PyStanBackend", "ensure_event_loop_compat", "build_lock", "remove_incomplete_build", "compile_into_cache"]
 
 
 def build_lock(source: str) -> FileLock:
@@ -58,6 +58,40 @@ def remove_incomplete_build(source: str) -> bool:
         return False
     httpstan.cache.delete_model_directory(httpstan.models.calculate_model_name(source))
     return True
+
+def compile_into_cache(source: str) -> bool:
+    """Compile ``source`` into httpstan's cache unless it is there; return whether it compiled.
+
+    ``stan.build`` asks httpstan to compile over HTTP, and aiohttp's client
+    gives up after 300 s: a compile on a busy machine (two chapters sampling
+    beside it) can take longer, and the build then fails with a TimeoutError.
+    This does what httpstan's "create model" handler does (stanc, then the
+    extension module, then the logs stanc.log and stderr.log), with no time
+    limit, so that ``stan.build`` finds the program cached. A program that
+    stanc rejects is left to ``stan.build``, which reports the error in its
+    own words. Call under :func:`build_lock`; pinned to httpstan 4.13.
+    """
+    import httpstan.cache
+    import httpstan.compile
+    import httpstan.models
+
+    model_name = httpstan.models.calculate_model_name(source)
+    try:
+        httpstan.models.import_services_extension_module(model_name)
+        return False
+    except KeyError:
+        pass
+    httpstan.cache.delete_model_directory(model_name)
+    try:
+        _, warnings = httpstan.compile.compile(source, f"model_{model_name.split('/')[1]}")
+    except ValueError:
+        return False  # stan.build reports the syntax or semantic error
+    httpstan.cache.dump_stanc_warnings(warnings, model_name)
+    ensure_event_loop_compat()
+    output = asyncio.run(httpstan.models.build_services_extension_module(source))
+    httpstan.cache.dump_services_extension_module_compiler_output(output, model_name)
+    return True
+
 
 #: CmdStanPy-style sampler names -> PyStan's names
 _RENAME = {"adapt_delta": "delta", "max_treedepth": "max_depth", "step_size": "stepsize"}
@@ -127,6 +161,7 @@ class PyStanBackend(Backend):
         start = time.perf_counter()
         with build_lock(program.source):
             remove_incomplete_build(program.source)
+            compile_into_cache(program.source)
             model = stan.build(program.source, data=dict(data), random_seed=int(seed))
         built = time.perf_counter()
         fit = model.sample(
