@@ -19,7 +19,8 @@ from seu_sensitivity.diagnostics import _worst, diagnose
 RTOL = 1e-12
 FUNCTIONS = {"rhat": (convergence.rhat, lambda ds: az.rhat(ds)),
              "ess_bulk": (convergence.ess_bulk, lambda ds: az.ess(ds, method="bulk")),
-             "ess_tail": (convergence.ess_tail, lambda ds: az.ess(ds, method="tail"))}
+             "ess_tail": (convergence.ess_tail, lambda ds: az.ess(ds, method="tail")),
+             "ess_mean": (convergence.ess_mean, lambda ds: az.ess(ds, method="mean"))}
 
 
 def _ar1(rng, shape, phi):
@@ -92,7 +93,9 @@ def test_equals_arviz(case, name):
 def test_summary_is_the_three_functions():
     x = _stuck(np.random.default_rng(7))
     result = convergence.summary(x)
-    for name, (function, _) in FUNCTIONS.items():
+    assert sorted(result) == sorted(convergence.NAMES)
+    for name in convergence.NAMES:
+        function = FUNCTIONS[name][0]
         np.testing.assert_array_equal(result[name], function(x))
 
 
