@@ -316,3 +316,19 @@ def test_beta_is_the_delta_aligned_rotation_of_beta_rot(cell, ragged):
         rot = values["beta_rot"].reshape(cell.D, cell.K).T
         beta = values["beta"].reshape(cell.D, cell.K).T
         np.testing.assert_allclose(beta, utility_rotation(values["delta"]) @ rot, atol=1e-10)
+
+
+def test_m01_and_h_m01_share_one_utility_rotation():
+    """m_01 cannot include h_m01's functions (httpstan compiles one file), so it keeps a
+    copy of utility_rotation; the two copies must stay identical, code and all."""
+    import re
+
+    from seu_sensitivity.models import stan_file
+
+    def function(model: str) -> str:
+        source = stan_file(model).read_text(encoding="utf-8")
+        found = re.search(r"^  matrix utility_rotation\(.*?^  \}$", source, flags=re.S | re.M)
+        assert found, f"{model}.stan has no utility_rotation"
+        return found.group(0)
+
+    assert function("m_01") == function("h_m01") == function("h_m01_centered")
