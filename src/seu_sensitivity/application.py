@@ -34,8 +34,10 @@ import numpy as np
 import pandas as pd
 
 from seu_sensitivity import psis
+from seu_sensitivity.convergence import ess_mean
 from seu_sensitivity.datasets import PILOT_LLMS, PILOT_TASKS
 from seu_sensitivity.design import design_from_formula
+from seu_sensitivity.memo import remembered
 from seu_sensitivity.models import TASK_PRIORS
 from seu_sensitivity.stacking import CellData, StackedData, stack_cells
 
@@ -507,6 +509,12 @@ def cell_consistency_draws(stacked: StackedData, idata: Any, max_draws: int = 40
     return out
 
 
+@remembered("seu_sensitivity.convergence")
+def _ess_mean(draws: np.ndarray) -> np.ndarray:
+    """:func:`~seu_sensitivity.convergence.ess_mean`, remembered for the large posteriors of a warm re-render."""
+    return ess_mean(draws)
+
+
 def relative_efficiency(idata: Any) -> float:
     """Mean relative efficiency (ESS / draws) of the posterior, for PSIS-LOO, ignoring NaN and constant entries.
 
@@ -520,15 +528,13 @@ def relative_efficiency(idata: Any) -> float:
     >>> 0.8 < relative_efficiency(idata) < 1.2
     True
     """
-    from seu_sensitivity.convergence import ess_mean
-
     posterior = idata.posterior
     n = posterior.sizes["chain"] * posterior.sizes["draw"]
     if posterior.sizes["chain"] < 2:
         return 1.0
     # vectorised (convergence.ess_mean gives ArviZ's numbers), not ArviZ's loop over elements
     values = np.concatenate([
-        ess_mean(posterior[v].transpose("chain", "draw", ...).values).ravel() for v in posterior.data_vars
+        _ess_mean(posterior[v].transpose("chain", "draw", ...).values).ravel() for v in posterior.data_vars
     ])
     values = values[np.isfinite(values)]
     if values.size == 0:

@@ -5,7 +5,7 @@ Examples::
     seu cache list                     # table: key, model, backend, size, created
     seu cache verify                   # exit status 1 if any entry is corrupt, naming it
     seu cache verify --remove          # ... and remove the corrupt ones (they refit next render)
-    seu cache clear                    # remove every entry
+    seu cache clear                    # remove every entry (and the results remembered from them)
     seu cache clear 3fa2 91c0e7        # remove entries by key or unique key prefix
     seu cache --dir /tmp/fits list     # another cache folder (default: $SEU_CACHE_DIR or .cache/fits)
 
@@ -16,6 +16,7 @@ table shows only the first 12 characters.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             keys = _resolve(cache, args.keys) if args.keys else None
             removed = cache.clear(keys)
             print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {cache.root}", file=out)
+            derived = cache.root / "derived"
+            if keys is None and derived.is_dir():  # results remembered from the fits (seu_sensitivity.memo)
+                shutil.rmtree(derived)
+                print(f"removed the remembered diagnostics and LOO results ({derived})", file=out)
             return 0
     except KeyError as err:
         print(f"seu cache: {err.args[0]}", file=sys.stderr)

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .memo import remembered
+
 __all__ = ["psislw", "loo"]
 
 #: ArviZ floors the tail cutoff at the smallest normal double
@@ -150,6 +152,22 @@ def psislw(log_weights: np.ndarray, reff: float = 1.0) -> tuple[np.ndarray, np.n
     return out, k
 
 
+@remembered("seu_sensitivity.psis")
+def _pointwise(values: np.ndarray, reff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(loo_i, lppd_i, Pareto k) of each column of the (draws x observations) log likelihood ``values``."""
+    n_samples = values.shape[0]
+    tail = _tail_length(n_samples, reff)
+    loo_i, lppd_i, k = (np.empty(values.shape[1]) for _ in range(3))
+    step = _block_rows(n_samples, tail)
+    for start in range(0, values.shape[1], step):
+        ll = np.ascontiguousarray(values[:, start:start + step].T)
+        weights = -ll
+        k[start:start + step] = _smooth_rows(weights, tail)
+        loo_i[start:start + step] = _logsumexp_rows(weights + ll)
+        lppd_i[start:start + step] = _logsumexp_rows(ll, b_inv=n_samples)
+    return loo_i, lppd_i, k
+
+
 def loo(idata: Any, *, reff: float | None = None, var_name: str | None = None) -> Any:
     """PSIS-LOO of ``idata``: the ``ELPDData`` of ``az.loo(idata, pointwise=True, reff=reff)`` (log scale).
 
@@ -185,15 +203,7 @@ def loo(idata: Any, *, reff: float | None = None, var_name: str | None = None) -
             reff = np.hstack([ess[v].values.flatten() for v in ess.data_vars]).mean() / n_samples
 
     values = np.asarray(log_likelihood.values, dtype=float).reshape(n_samples, -1)
-    tail = _tail_length(n_samples, reff)
-    loo_i, lppd_i, k = (np.empty(values.shape[1]) for _ in range(3))
-    step = _block_rows(n_samples, tail)
-    for start in range(0, values.shape[1], step):
-        ll = np.ascontiguousarray(values[:, start:start + step].T)
-        weights = -ll
-        k[start:start + step] = _smooth_rows(weights, tail)
-        loo_i[start:start + step] = _logsumexp_rows(weights + ll)
-        lppd_i[start:start + step] = _logsumexp_rows(ll, b_inv=n_samples)
+    loo_i, lppd_i, k = _pointwise(values, float(reff))
 
     good_k = min(1 - 1 / np.log10(n_samples), 0.7)
     warn = bool(np.any(k > good_k))
