@@ -100,8 +100,15 @@ functions {
       matrix[Kj, D] b = to_matrix(segment(beta_rot, beta_start[j], Kj * D), Kj, D);
       vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
       matrix[R, Kj] logits = (w[feature_set[j]] * b') * Q[group[j]][1:Kj, 1:Kj]';
-      for (r in 1:R)
-        eta[(j - 1) * R + r] = softmax(logits[r]') ' * upsilon;
+      // every row's softmax at once, shifted by the cell's largest logit (no overflow)
+      matrix[R, Kj] e = exp(logits - max(logits));
+      vector[R] total = e * rep_vector(1, Kj);
+      if (min(total) > 0) {
+        eta[((j - 1) * R + 1):(j * R)] = (e * upsilon) ./ total;
+      } else {  // a row more than ~745 below the cell's largest logit underflowed: row by row
+        for (r in 1:R)
+          eta[(j - 1) * R + r] = softmax(logits[r]') ' * upsilon;
+      }
     }
     return eta;
   }
@@ -244,6 +251,23 @@ transformed data {
     pair_start[s] = menu_start[first_obs[s]];
     pair_size[s] = menu_size[first_obs[s]];
   }
+  // the distinct menus as a sparse S x (J*R) 0/1 matrix in CSR form (w, v, u),
+  // so that the normalisers of all menus are one sparse product
+  int N_pair_entries = sum(pair_size);
+  vector[N_pair_entries] menu_w = rep_vector(1, N_pair_entries);
+  array[N_pair_entries] int menu_v;
+  array[S + 1] int menu_u;
+  {
+    int pos = 1;
+    for (s in 1:S) {
+      menu_u[s] = pos;
+      for (i in 1:pair_size[s]) {
+        menu_v[pos] = menu_idx[pair_start[s] + i - 1];
+        pos += 1;
+      }
+    }
+    menu_u[S + 1] = pos;
+  }
   array[J * R] int slot_cell;            // cell of each (cell, alternative) slot
   for (i in 1:(J * R))
     slot_cell[i] = (i - 1) %/% R + 1;
@@ -277,9 +301,20 @@ model {
     array[G] matrix[max(K), max(K)] Q = group_rotations(K, delta_flat, delta_start, rotation_ref, rotation_basis);
     vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_rot, beta_start, delta_flat, delta_start, Q);
     vector[J * R] u = alpha[slot_cell] .* eta;
+    // the log-sum-exp of every distinct menu through one sparse product, each
+    // cell's utilities shifted by their maximum (no overflow); exact per menu
+    // only if a whole menu underflowed (alpha times a utility gap above ~745)
+    vector[J] u_max;
+    for (j in 1:J)
+      u_max[j] = max(u[((j - 1) * R + 1):(j * R)]);
+    vector[S] menu_sum = csr_matrix_times_vector(S, J * R, menu_w, menu_v, menu_u, exp(u - u_max[slot_cell]));
     vector[S] log_norm;
-    for (s in 1:S)
-      log_norm[s] = log_sum_exp(u[segment(menu_idx, pair_start[s], pair_size[s])]);
+    if (min(menu_sum) > 0) {
+      log_norm = u_max[pair_cell] + log(menu_sum);
+    } else {
+      for (s in 1:S)
+        log_norm[s] = log_sum_exp(u[segment(menu_idx, pair_start[s], pair_size[s])]);
+    }
     target += dot_product(n_chosen, u) - dot_product(n_shown, log_norm);
   }
 }

@@ -122,8 +122,15 @@ transformed parameters {
     vector[K] upsilon = append_row(0, cumulative_sum(delta));
     matrix[K, K] Q = utility_rotation(upsilon, rotation_ref, rotation_basis);
     matrix[R, K] logits = (w * beta_rot') * Q';
-    for (r in 1:R)
-      eta[r] = softmax(logits[r]') ' * upsilon;
+    // every row's softmax at once, shifted by the largest logit (no overflow)
+    matrix[R, K] e = exp(logits - max(logits));
+    vector[R] total = e * rep_vector(1, K);
+    if (min(total) > 0) {
+      eta = (e * upsilon) ./ total;
+    } else {  // a row more than ~745 below the largest logit underflowed: row by row
+      for (r in 1:R)
+        eta[r] = softmax(logits[r]') ' * upsilon;
+    }
   }
 }
 model {

@@ -117,6 +117,8 @@ def test_h_m01_inference_data_layout(cache_dir):
     assert list(post["group"].values) == ["all"] and list(post["new_cell"].values) == ["new"]
     assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
     assert idata.posterior_predictive["y"].shape == (1, 40, data.M)
+    # replicated choices are stored as small integers, not PyStan's float64
+    assert idata.posterior_predictive["y"].dtype.kind == "i" and idata.posterior_predictive["y"].dtype.itemsize <= 2
     np.testing.assert_array_equal(idata.observed_data["y"].values, data.y)
     np.testing.assert_array_equal(idata.constant_data["cell_index"].values, data.cell_of)
     assert idata.sample_stats["diverging"].dtype == bool

@@ -65,3 +65,25 @@ def test_ppc_p_value_counts_ties_half():
     assert ppc.ppc_p_value(0.0, np.array([1.0, 2.0, -1.0, 0.0])) == pytest.approx((2 + 0.5) / 4)
     vec = ppc.ppc_p_value(np.array([0.0, 5.0]), np.array([[1.0, 1.0], [2.0, 2.0]]))
     np.testing.assert_allclose(vec, [1.0, 0.0])
+
+
+def test_chosen_alternatives_matches_the_row_by_row_mapping_for_replications():
+    from seu_sensitivity.stacking import choice_to_alternative
+
+    rng = np.random.default_rng(11)
+    I = (rng.random((60, 7)) < 0.5).astype(int)
+    I[:, :2] = 1  # every menu has at least 2 alternatives
+    sizes = I.sum(axis=1)
+    y_rep = 1 + np.floor(rng.random((3, 5, 60)) * sizes).astype(int)  # (chain, draw, M)
+    got = ppc.chosen_alternatives(I, y_rep.astype(float))  # replications arrive as floats from netCDF
+    expected = np.stack([choice_to_alternative(I, row) for row in y_rep.reshape(-1, 60)]).reshape(y_rep.shape)
+    np.testing.assert_array_equal(got, expected)
+    assert np.all(I[np.arange(60), got] == 1)
+
+
+@pytest.mark.parametrize("value", [0, 3, 1.5])
+def test_chosen_alternatives_names_the_problem_of_a_bad_choice(value):
+    I = np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1]])
+    y = np.array([1.0, value, 3.0])
+    with pytest.raises(ValueError, match=r"problem 1 \(row 1 of I\).*1\.\.2"):
+        ppc.chosen_alternatives(I, y)

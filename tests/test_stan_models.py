@@ -93,9 +93,24 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
          "beta_rot": [0.0] * int(sum(data.K) * data.D),
          "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
     rng = np.random.default_rng(8)
-    for _ in range(5):
-        point = list(rng.normal(0.0, 1.0, size=n_par))
-        assert h_model.log_prob(point) == pytest.approx(per_obs.log_prob(point), abs=1e-8)
+    n_beta = int(sum(data.K) * data.D)
+    beta_at = slice(2 + data.P + data.J, 2 + data.P + data.J + n_beta)
+    points = [rng.normal(0.0, 1.0, size=n_par) for _ in range(5)]
+    # far out, where h_m01's shifted exponentials underflow and it falls back to
+    # the exact row-by-row and menu-by-menu sums: log alpha near 12 (a whole
+    # menu far below its cell's best alternative) and beliefs scaled by 3000
+    # (softmax rows far below the cell's largest logit)
+    huge_alpha = rng.normal(0.0, 1.0, size=n_par)
+    huge_alpha[0] = 12.0
+    huge_beta = rng.normal(0.0, 1.0, size=n_par)
+    huge_beta[beta_at] *= 3000.0
+    for point in [*points, huge_alpha, huge_beta]:
+        point = list(point)
+        expected = per_obs.log_prob(point)
+        assert np.isfinite(expected)
+        assert h_model.log_prob(point) == pytest.approx(expected, abs=1e-8, rel=1e-12)
+        # the gradients too: nothing left over from an abandoned fast path may leak into them
+        np.testing.assert_allclose(h_model.grad_log_prob(point), per_obs.grad_log_prob(point), rtol=1e-7, atol=1e-8)
 
 
 def _quantile_mcse(samples: np.ndarray, prob: float) -> float:
