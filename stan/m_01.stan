@@ -103,6 +103,25 @@ transformed data {
     n_shown_int[match] += 1;
   }
   vector[S] n_shown = to_vector(n_shown_int[1:S]);
+  // the distinct menus as a sparse S x R 0/1 matrix in CSR form (w, v, u),
+  // so that the normalisers of all menus are one sparse product
+  int N_distinct_entries = 0;
+  for (s in 1:S)
+    N_distinct_entries += menu_size[first_obs[s]];
+  vector[N_distinct_entries] menu_w = rep_vector(1, N_distinct_entries);
+  array[N_distinct_entries] int menu_v;
+  array[S + 1] int menu_u;
+  {
+    int pos = 1;
+    for (s in 1:S) {
+      menu_u[s] = pos;
+      for (i in 1:menu_size[first_obs[s]]) {
+        menu_v[pos] = menu_alt[menu_start[first_obs[s]] + i - 1];
+        pos += 1;
+      }
+    }
+    menu_u[S + 1] = pos;
+  }
   // fixed parts of utility_rotation: ref (the decreasing ramp, away from every
   // increasing upsilon) and an orthonormal basis whose first column is ref
   vector[K] ramp = linspaced_vector(K, 0, 1);
@@ -138,10 +157,19 @@ model {
   to_vector(beta_rot) ~ normal(0, beta_sd);   // = beta ~ normal(0, beta_sd): Q is orthogonal
   // delta ~ Dirichlet(1): constant density on the simplex
   {
+    // the log-sum-exp of every distinct menu through one sparse product, the
+    // utilities shifted by their maximum (no overflow); exact per menu only if
+    // a whole menu underflowed (alpha times a utility gap above ~745)
     vector[R] u = alpha * eta;
+    real u_max = max(u);
+    vector[S] menu_sum = csr_matrix_times_vector(S, R, menu_w, menu_v, menu_u, exp(u - u_max));
     vector[S] log_norm;
-    for (s in 1:S)
-      log_norm[s] = log_sum_exp(u[segment(menu_alt, menu_start[first_obs[s]], menu_size[first_obs[s]])]);
+    if (min(menu_sum) > 0) {
+      log_norm = u_max + log(menu_sum);
+    } else {
+      for (s in 1:S)
+        log_norm[s] = log_sum_exp(u[segment(menu_alt, menu_start[first_obs[s]], menu_size[first_obs[s]])]);
+    }
     target += dot_product(n_chosen, u) - dot_product(n_shown, log_norm);
   }
 }
