@@ -560,3 +560,28 @@ def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
     [result] = FitCache(root).verify()
     assert result.ok
     assert FitCache(root).load(key).attrs["round"] == 5  # the last store of either writer
+
+
+def test_loaded_entry_equals_arvizs_own_reading_of_the_file(tmp_path: Path) -> None:
+    """The cache reads its verified bytes with netCDF4 from memory; the result must be exactly
+    what ArviZ reads from the same file: every group, value, dtype, coordinate and attribute."""
+    rng = np.random.default_rng(5)
+    idata = az.from_dict(
+        posterior={"alpha": rng.lognormal(size=(2, 30, 3)), "beta": rng.normal(size=(2, 30, 3, 4))},
+        sample_stats={"diverging": np.zeros((2, 30), bool), "energy": rng.normal(size=(2, 30))},
+        log_likelihood={"y": rng.normal(size=(2, 30, 7))},
+        posterior_predictive={"y": rng.integers(1, 4, size=(2, 30, 7)).astype(np.int8)},
+        observed_data={"y": np.arange(7)},
+        dims={"alpha": ["cell"], "beta": ["cell", "feature"], "y": ["obs"]},
+        coords={"cell": ["a", "b", "c"], "obs": list(range(7))},
+        attrs={"model": "demo", "seed": 3, "sampling_seconds": 1.5},
+    )
+    cache = FitCache(tmp_path)
+    path = cache.store("ab" * 32, idata, {"model": "demo"})
+    loaded = cache.load("ab" * 32)
+    reference = az.from_netcdf(str(path))
+    assert list(loaded.groups()) == list(reference.groups())
+    for group in reference.groups():
+        assert loaded[group].identical(reference[group]), group
+    assert loaded.posterior_predictive["y"].dtype == np.int8
+    assert dict(loaded.attrs) == dict(reference.attrs) and loaded.attrs["model"] == "demo"
