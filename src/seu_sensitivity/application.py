@@ -37,7 +37,6 @@ from seu_sensitivity import psis
 from seu_sensitivity.convergence import ess_mean
 from seu_sensitivity.datasets import PILOT_LLMS, PILOT_TASKS
 from seu_sensitivity.design import design_from_formula
-from seu_sensitivity.memo import remembered
 from seu_sensitivity.models import TASK_PRIORS
 from seu_sensitivity.stacking import CellData, StackedData, stack_cells
 
@@ -509,12 +508,6 @@ def cell_consistency_draws(stacked: StackedData, idata: Any, max_draws: int = 40
     return out
 
 
-@remembered("seu_sensitivity.convergence")
-def _ess_mean(draws: np.ndarray) -> np.ndarray:
-    """:func:`~seu_sensitivity.convergence.ess_mean`, remembered for the large posteriors of a warm re-render."""
-    return ess_mean(draws)
-
-
 def relative_efficiency(idata: Any) -> float:
     """Mean relative efficiency (ESS / draws) of the posterior, for PSIS-LOO, ignoring NaN and constant entries.
 
@@ -534,7 +527,7 @@ def relative_efficiency(idata: Any) -> float:
         return 1.0
     # vectorised (convergence.ess_mean gives ArviZ's numbers), not ArviZ's loop over elements
     values = np.concatenate([
-        _ess_mean(posterior[v].transpose("chain", "draw", ...).values).ravel() for v in posterior.data_vars
+        ess_mean(posterior[v].transpose("chain", "draw", ...).values).ravel() for v in posterior.data_vars
     ])
     values = values[np.isfinite(values)]
     if values.size == 0:

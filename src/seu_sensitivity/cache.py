@@ -43,7 +43,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
-import io
 import json
 import logging
 import math

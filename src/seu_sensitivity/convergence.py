@@ -41,6 +41,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft, special
 
+from .memo import remembered
+
 __all__ = ["rhat", "ess_bulk", "ess_tail", "ess_mean", "summary"]
 
 NAMES = ("rhat", "ess_bulk", "ess_tail")
@@ -112,6 +114,7 @@ def summary(x: ArrayLike) -> dict[str, NDArray[np.float64]]:
     return _diagnose(x, NAMES)
 
 
+@remembered(__name__)
 def _diagnose(x: ArrayLike, names: Iterable[str]) -> dict[str, NDArray[np.float64]]:
     """The diagnostics ``names`` of every element, computed block by block of elements."""
     array = np.asarray(x, dtype=float)

@@ -22,7 +22,6 @@ import pandas as pd
 import xarray as xr
 
 from . import convergence
-from .memo import remembered
 
 __all__ = ["diagnose", "verdict", "compare", "compare_means", "COMPARISON_FORMATS"]
 
@@ -43,12 +42,6 @@ def _worst(dataset, pick) -> tuple[float, str]:
     return best_value, best_where
 
 
-@remembered("seu_sensitivity.convergence")
-def _summary(stacked: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`convergence.summary`, remembered: a warm re-render reuses the table of the same draws."""
-    return convergence.summary(stacked)
-
-
 def _convergence(posterior: xr.Dataset) -> dict[str, xr.Dataset]:
     """R-hat, bulk and tail ESS of every element, as ``az.rhat`` / ``az.ess`` return them
     (one variable per parameter, chain and draw reduced) but vectorised over the elements."""
@@ -64,7 +57,7 @@ def _convergence(posterior: xr.Dataset) -> dict[str, xr.Dataset]:
             chains, draws, size)
     return {key: template.copy(data={name: values[start:start + size].reshape(shape)
                                      for (name, shape), start, size in zip(shapes.items(), starts, sizes)})
-            for key, values in _summary(stacked).items()}
+            for key, values in convergence.summary(stacked).items()}
 
 
 def diagnose(
