@@ -67,16 +67,16 @@ def test_ppc_p_value_counts_ties_half():
     np.testing.assert_allclose(vec, [1.0, 0.0])
 
 
-def test_chosen_alternatives_matches_the_row_by_row_mapping_for_replications():
-    from seu_sensitivity.stacking import choice_to_alternative
-
+def test_chosen_alternatives_matches_a_problem_by_problem_reference_for_replications():
     rng = np.random.default_rng(11)
     I = (rng.random((60, 7)) < 0.5).astype(int)
     I[:, :2] = 1  # every menu has at least 2 alternatives
     sizes = I.sum(axis=1)
     y_rep = 1 + np.floor(rng.random((3, 5, 60)) * sizes).astype(int)  # (chain, draw, M)
     got = ppc.chosen_alternatives(I, y_rep.astype(float))  # replications arrive as floats from netCDF
-    expected = np.stack([choice_to_alternative(I, row) for row in y_rep.reshape(-1, 60)]).reshape(y_rep.shape)
+    # reference: the y-th available alternative of each menu, one problem at a time
+    expected = np.array([[np.flatnonzero(I[m])[row[m] - 1] for m in range(60)]
+                         for row in y_rep.reshape(-1, 60)]).reshape(y_rep.shape)
     np.testing.assert_array_equal(got, expected)
     assert np.all(I[np.arange(60), got] == 1)
 

@@ -16,35 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from seu_sensitivity.stacking import choice_to_alternative
+
 __all__ = ["chosen_alternatives", "choice_shares", "repeat_consistency", "ppc_p_value"]
 
 
 def chosen_alternatives(I: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """0-based alternative chosen in each problem; y : (..., M) -> (..., M).
-
-    One table lookup for all replications at once: ``table[m, p - 1]`` is the
-    alternative at menu position p of problem m.
+    """0-based alternative chosen in each problem; y : (..., M) -> (..., M) (see :func:`~seu_sensitivity.stacking.choice_to_alternative`).
 
     >>> chosen_alternatives(np.array([[1, 0, 1], [0, 1, 1]]), np.array([[2, 1], [1, 2]])).tolist()
     [[2, 1], [0, 2]]
     """
-    I = np.asarray(I)
-    y = np.asarray(y)
-    if y.shape[-1:] != I.shape[:1]:
-        raise ValueError(f"chosen_alternatives: y has {y.shape[-1:]} problems in its last axis, I has {I.shape[0]} rows")
-    positions = np.cumsum(I, axis=1)
-    sizes = positions[:, -1]
-    rows, cols = np.nonzero(I)
-    table = np.zeros(I.shape, dtype=np.intp)
-    table[rows, positions[rows, cols] - 1] = cols
-    y_int = y.astype(np.intp)
-    bad = (y_int != y) | (y_int < 1) | (y_int > sizes)
-    if bad.any():
-        where = np.unravel_index(int(np.argmax(bad)), y.shape)
-        m = where[-1]
-        raise ValueError(f"chosen_alternatives: y = {y[where]!r} in problem {m} (row {m} of I) "
-                         f"is not a menu position 1..{sizes[m]}")
-    return table[np.arange(I.shape[0]), y_int - 1]
+    return choice_to_alternative(I, y)
 
 
 def choice_shares(I: np.ndarray, y: np.ndarray) -> np.ndarray:

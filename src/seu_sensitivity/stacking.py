@@ -187,11 +187,29 @@ class CellData:
 
 
 def choice_to_alternative(I: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """0-based alternative index r chosen in each row, from 1-based menu positions y."""
+    """0-based alternative index r chosen in each problem, from 1-based menu positions; y : (..., M) -> (..., M).
+
+    One table lookup for all replications at once: ``table[m, p - 1]`` is the
+    alternative at menu position p of problem m. A y that is not a position of
+    its menu raises ValueError naming the problem.
+    """
     I = np.asarray(I)
-    positions = np.cumsum(I, axis=1)  # position of each available alternative
-    hit = (positions == np.asarray(y)[:, None]) & (I == 1)
-    return hit.argmax(axis=1)
+    y = np.asarray(y)
+    if y.shape[-1:] != I.shape[:1]:
+        raise ValueError(f"choice_to_alternative: y has {y.shape[-1:]} problems in its last axis, I has {I.shape[0]} rows")
+    positions = np.cumsum(I, axis=1)
+    sizes = positions[:, -1]
+    rows, cols = np.nonzero(I)
+    table = np.zeros(I.shape, dtype=np.intp)
+    table[rows, positions[rows, cols] - 1] = cols
+    y_int = y.astype(np.intp)
+    bad = (y_int != y) | (y_int < 1) | (y_int > sizes)
+    if bad.any():
+        where = np.unravel_index(int(np.argmax(bad)), y.shape)
+        m = where[-1]
+        raise ValueError(f"choice_to_alternative: y = {y[where]!r} in problem {m} (row {m} of I) "
+                         f"is not a menu position 1..{sizes[m]}")
+    return table[np.arange(I.shape[0]), y_int - 1]
 
 
 @dataclass(frozen=True, eq=False)
