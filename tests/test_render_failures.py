@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,64 @@ def test_jobs_below_one_is_a_usage_error(tmp_path, capsys):
     assert status == 2
     assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing was built
+
+
+class _Announcements(io.StringIO):
+    """A progress stream that lets a test wait for a line containing ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker, self.seen = marker, threading.Event()
+
+    def write(self, text: str) -> int:
+        if self.marker in text:
+            self.seen.set()
+        return super().write(text)
+
+
+def test_parallel_failure_is_announced_at_once_and_no_chapter_starts_after_it(tmp_path, monkeypatch):
+    """With two chapters at once, broken.qmd fails while index.qmd still runs: the failure is
+    reported before index.qmd finishes, false_claim.qmd never starts, and the error raised is
+    broken.qmd's. Kernels are replaced by a stand-in so that the order of events is fixed."""
+    from seu_sensitivity.render import builtin
+    from seu_sensitivity.render.execute import ExecutionResult
+
+    progress = _Announcements("broken.qmd failed")
+    executed: list[str] = []
+    announced_before_index_finished: list[bool] = []
+
+    def stand_in(doc, page_dir, *, display_name, **_):
+        executed.append(display_name)
+        if display_name == "broken.qmd":
+            raise RenderError("broken.qmd: cell 'divide' failed: ZeroDivisionError")
+        if display_name == "index.qmd":
+            announced_before_index_finished.append(progress.seen.wait(timeout=60))
+        return ExecutionResult(markdown="This page builds.\n", figures=[], seconds=0.0)
+
+    monkeypatch.setattr(builtin, "execute_document", stand_in)
+    with pytest.raises(RenderError, match="broken.qmd: cell 'divide'"):
+        render_book(FAILING, output_dir=tmp_path, progress=progress, kernel_stderr=None, jobs=2)
+    assert announced_before_index_finished == [True]
+    assert sorted(executed) == ["broken.qmd", "index.qmd"]  # false_claim.qmd never started
+    log = progress.getvalue()
+    assert "no further chapter starts; waiting for index.qmd to finish" in log
+    assert "false_claim.qmd" not in log
+    assert (tmp_path / "index.html").is_file()  # the chapter before the failure is written
+
+
+def test_serial_failure_is_raised_without_an_announcement(tmp_path, monkeypatch):
+    """One chapter at a time, nothing else runs when broken.qmd fails: the error is raised
+    straight away and the progress stream does not repeat it."""
+    from seu_sensitivity.render import builtin
+    from seu_sensitivity.render.execute import ExecutionResult
+
+    def stand_in(doc, page_dir, *, display_name, **_):
+        if display_name == "broken.qmd":
+            raise RenderError("broken.qmd: cell 'divide' failed: ZeroDivisionError")
+        return ExecutionResult(markdown="This page builds.\n", figures=[], seconds=0.0)
+
+    monkeypatch.setattr(builtin, "execute_document", stand_in)
+    progress = io.StringIO()
+    with pytest.raises(RenderError, match="broken.qmd"):
+        render_book(FAILING, output_dir=tmp_path, progress=progress, kernel_stderr=None, jobs=1)
+    assert "failed" not in progress.getvalue()

@@ -156,9 +156,11 @@ def render_book(root: Path | str, files: list[str] | None = None, *, quick: bool
 
     Up to ``jobs`` chapters execute at once, each in its own kernel (default
     :func:`default_jobs`); pages are converted and written in book order as
-    their chapters finish. Raises :class:`RenderError` at the first failure in
-    book order; the pages written before it remain, and chapters still running
-    are left to finish but not written. Returns the time each chapter took
+    their chapters finish. After a chapter fails no further chapter starts;
+    chapters already running are left to finish (their fits are cached) but
+    not written, and while they run the failure is reported on ``progress``
+    at once. Raises :class:`RenderError` at the first failure in book order;
+    the pages written before it remain. Returns the time each chapter took
     (execution times overlap when ``jobs`` > 1).
     """
     jobs = default_jobs() if jobs is None else jobs
@@ -182,11 +184,31 @@ def render_book(root: Path | str, files: list[str] | None = None, *, quick: bool
                 progress.write(line)
                 progress.flush()
 
+    failed = threading.Event()
+    running: list[str] = []  # chapters executing now, in start order (guarded by ``say``)
+
     def execute(position: int, chapter: Chapter):
-        report(f"[{position}/{len(selected)}] {chapter.entry.path} ...\n")
+        where = chapter.entry.path
+        with say:
+            if failed.is_set():
+                return None  # an earlier-started chapter failed: the loop below raises its error first
+            running.append(where)
+        report(f"[{position}/{len(selected)}] {where} ...\n")
         page_dir = (out_dir / chapter.info.page).parent
-        return execute_document(chapter.doc, page_dir, quick=quick, display_name=chapter.entry.path,
-                                kernel_name=kernel_name, progress=kernel_stderr, defaults=defaults)
+        try:
+            return execute_document(chapter.doc, page_dir, quick=quick, display_name=where,
+                                    kernel_name=kernel_name, progress=kernel_stderr, defaults=defaults)
+        except BaseException as exc:
+            with say:
+                failed.set()
+                others = [name for name in running if name != where]
+            if others:  # otherwise the error is raised as soon as the chapters before it are written
+                report(f"[{position}/{len(selected)}] {where} failed: {exc}\n"
+                       f"no further chapter starts; waiting for {', '.join(others)} to finish\n")
+            raise
+        finally:
+            with say:
+                running.remove(where)
 
     timings: list[ChapterTiming] = []
     pool = ThreadPoolExecutor(max_workers=min(jobs, max(1, len(selected))), thread_name_prefix="seu-chapter")
@@ -195,6 +217,8 @@ def render_book(root: Path | str, files: list[str] | None = None, *, quick: bool
         for position, (chapter, future) in enumerate(zip(selected, futures), start=1):
             where = chapter.entry.path
             executed = future.result()  # re-raises the chapter's RenderError
+            if executed is None:  # skipped after a failure; that chapter started earlier, so it raised above
+                raise RenderError(f"{where}: not executed because another chapter failed")
             started = time.perf_counter()
             page, own, images = convert_chapter(executed.markdown, title=chapter.info.title,
                                                 chapter_number=chapter.info.number, page=chapter.info.page,
