@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/validation_runs.py [--reps 4] [--full-reps 2] [--kind sbc]
         [--designs 2x2 6x3] [--note "what else ran on the machine"]
+    .venv/bin/python benchmarks/validation_runs.py --from-records [--note ...]
 
 1. Quick-mode replications (``ValidationConfig.preset(kind, "2x2", quick=True)``)
    run with 1 worker and then with 2 workers, each in a fresh results folder
@@ -17,7 +18,15 @@ Usage::
    of those full-mode runs on 1 and 2 workers. PyStan already runs a fit's
    chains in parallel, so with C cores and c chains per fit extra workers can
    add at most C / c: the 2-worker projection uses the measured quick-mode
-   speed-up capped at max(1, C / c).
+   speed-up capped at max(1, C / c). One untimed replication runs first, so
+   that the compile (or loading) of the program is not charged to the
+   replications: a single timed replication that included it once made the
+   projection 5x too long.
+3. ``--from-records`` measures instead of projecting: it reads the records of
+   a full run of the chapter's plan (``seu validate``, or a full render, under
+   ``<project>/.cache/validation``) and reports, per run, the replications
+   found, their summed and mean time, failures and flagged fits. Runs with
+   replications missing are reported as incomplete.
 
 The figures, the load average at start and end, and ``--note`` are written to
 ``benchmarks/results/validation_runs.json``; other jobs on the machine slow
@@ -35,7 +44,14 @@ import time
 
 from seu_sensitivity.paths import project_root
 
-from seu_sensitivity.validation import ValidationConfig, run_validation, summarize_run, validation_plan
+from seu_sensitivity.validation import (
+    ValidationConfig,
+    load_records,
+    results_dir,
+    run_validation,
+    summarize_run,
+    validation_plan,
+)
 
 
 def timed_run(config: ValidationConfig, reps: int, workers: int) -> tuple[float, dict]:
@@ -46,14 +62,47 @@ def timed_run(config: ValidationConfig, reps: int, workers: int) -> tuple[float,
     return wall, summarize_run(run)
 
 
+def write_results(results: dict) -> None:
+    results["load_average_at_end"] = list(os.getloadavg())
+    target = project_root() / "benchmarks" / "results" / "validation_runs.json"
+    target.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written: {target.relative_to(project_root())}")
+
+
+def from_records(note: str) -> None:
+    """Times of a completed full-mode run of the chapter's plan, from its records."""
+    runs, total, complete = {}, 0.0, True
+    for name, (config, reps) in validation_plan(quick=False).items():
+        records = load_records(results_dir(config), reps=range(reps))
+        summary = summarize_run(records)
+        seconds = sum(r.get("seconds", 0.0) for r in records)
+        total += seconds
+        complete &= len(records) == reps
+        runs[name] = {"planned": reps, "found": len(records), "failed": summary["failed"],
+                      "untrustworthy": summary["untrustworthy"], "divergent_fits": summary["divergent_fits"],
+                      "seconds": seconds, "seconds_per_rep": summary["seconds_per_rep"]}
+        print(f"  {name:22s}: {len(records):4d}/{reps} reps, {seconds / 60:6.1f} min "
+              f"({summary['seconds_per_rep']:5.1f} s/rep), failed {summary['failed']}, "
+              f"flagged {summary['untrustworthy']}")
+    print(f"full plan: {total / 3600:.2f} h of replications on 1 worker" + ("" if complete else " (INCOMPLETE)"))
+    write_results({"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+                   "cores": os.cpu_count(), "note": note, "source": "records of the full plan",
+                   "full_plan_records": {"complete": complete, "hours_1_worker": total / 3600, "runs": runs}})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--full-reps", type=int, default=2)
     parser.add_argument("--kind", default="sbc", choices=["sbc", "recovery"])
     parser.add_argument("--designs", nargs="+", default=["2x2", "6x3"])
+    parser.add_argument("--from-records", action="store_true",
+                        help="report the times of a completed full run from its records (no fitting)")
     parser.add_argument("--note", default="", help="free text stored with the results (e.g. other load)")
     args = parser.parse_args()
+    if args.from_records:
+        from_records(args.note)
+        return
     load_at_start = list(os.getloadavg())
 
     quick = ValidationConfig.preset(args.kind, "2x2", quick=True)
@@ -74,19 +123,14 @@ def main() -> None:
                          "speedup_2_over_1": speedup},
                "full": {"reps_measured": args.full_reps, "seconds_per_rep": {}}}
 
-    def write() -> None:
-        results["load_average_at_end"] = list(os.getloadavg())
-        target = project_root() / "benchmarks" / "results" / "validation_runs.json"
-        target.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"written: {target.relative_to(project_root())}")
-
     if args.full_reps <= 0:
-        write()
+        write_results(results)
         return
     plan = {name: (cfg, n) for name, (cfg, n) in validation_plan(quick=False).items() if cfg.design in args.designs}
     print(f"full mode, {args.full_reps} replication(s) of each planned run (1 worker, this process)")
     total_1 = 0.0
     for name, (cfg, n) in plan.items():
+        timed_run(cfg, 1, 0)  # untimed: builds or loads the program
         wall, summary = timed_run(cfg, args.full_reps, 0)
         per_rep = wall / args.full_reps
         total_1 += per_rep * n
@@ -102,7 +146,7 @@ def main() -> None:
     results["full"]["designs"] = args.designs
     results["full"]["speedup_2_over_1_assumed"] = full_speedup
     results["full"]["projected_hours"] = {"1 worker": total_1 / 3600, "2 workers": total_1 / full_speedup / 3600}
-    write()
+    write_results(results)
 
 
 if __name__ == "__main__":
