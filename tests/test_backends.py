@@ -49,6 +49,9 @@ def test_sampler_names_are_translated_both_ways():
     assert PyStanBackend.sampler_arguments({"adapt_delta": 0.95, "max_treedepth": 12, "init": 0}) == {
         "delta": 0.95, "max_depth": 12, "init": 0}
     assert CmdStanPyBackend.sampler_arguments({"delta": 0.9, "max_depth": 11}) == {"adapt_delta": 0.9, "max_treedepth": 11}
+    # the radius of random initial values: PyStan's init_radius is a float ``inits`` in CmdStanPy
+    assert PyStanBackend.sampler_arguments({"init_radius": 0.5}) == {"init_radius": 0.5}
+    assert CmdStanPyBackend.sampler_arguments({"init_radius": 0.5}) == {"inits": 0.5}
 
 
 def test_pystan_versions_name_both_packages():

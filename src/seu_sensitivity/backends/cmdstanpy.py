@@ -20,8 +20,8 @@ from seu_sensitivity.backends.base import STAN_STATS, Backend, SampleResult, Sta
 
 __all__ = ["CmdStanPyBackend"]
 
-#: PyStan-style sampler names -> CmdStanPy's names
-_RENAME = {"delta": "adapt_delta", "max_depth": "max_treedepth", "stepsize": "step_size"}
+#: PyStan-style sampler names -> CmdStanPy's names (a float ``inits`` is CmdStan's init radius)
+_RENAME = {"delta": "adapt_delta", "max_depth": "max_treedepth", "stepsize": "step_size", "init_radius": "inits"}
 BUILD_DIR_ENV = "SEU_CMDSTAN_BUILD_DIR"
 
 
