@@ -91,26 +91,34 @@ class _Announcements(io.StringIO):
         return super().write(text)
 
 
-def test_parallel_failure_is_announced_at_once_and_no_chapter_starts_after_it(tmp_path, monkeypatch):
-    """With two chapters at once, broken.qmd fails while index.qmd still runs: the failure is
-    reported before index.qmd finishes, false_claim.qmd never starts, and the error raised is
-    broken.qmd's. Kernels are replaced by a stand-in so that the order of events is fixed."""
+def _stand_in_kernels(monkeypatch, before_index_returns=lambda: None) -> list[str]:
+    """Replace kernel execution: broken.qmd fails at once, other chapters build after
+    ``before_index_returns()`` (index.qmd only); returns the chapters executed, in order."""
     from seu_sensitivity.render import builtin
     from seu_sensitivity.render.execute import ExecutionResult
 
-    progress = _Announcements("broken.qmd failed")
     executed: list[str] = []
-    announced_before_index_finished: list[bool] = []
 
     def stand_in(doc, page_dir, *, display_name, **_):
         executed.append(display_name)
         if display_name == "broken.qmd":
             raise RenderError("broken.qmd: cell 'divide' failed: ZeroDivisionError")
         if display_name == "index.qmd":
-            announced_before_index_finished.append(progress.seen.wait(timeout=60))
+            before_index_returns()
         return ExecutionResult(markdown="This page builds.\n", figures=[], seconds=0.0)
 
     monkeypatch.setattr(builtin, "execute_document", stand_in)
+    return executed
+
+
+def test_parallel_failure_is_announced_at_once_and_no_chapter_starts_after_it(tmp_path, monkeypatch):
+    """With two chapters at once, broken.qmd fails while index.qmd still runs: the failure is
+    reported before index.qmd finishes, false_claim.qmd never starts, and the error raised is
+    broken.qmd's. Kernels are replaced by a stand-in so that the order of events is fixed."""
+    progress = _Announcements("broken.qmd failed")
+    announced_before_index_finished: list[bool] = []
+    executed = _stand_in_kernels(
+        monkeypatch, lambda: announced_before_index_finished.append(progress.seen.wait(timeout=60)))
     with pytest.raises(RenderError, match="broken.qmd: cell 'divide'"):
         render_book(FAILING, output_dir=tmp_path, progress=progress, kernel_stderr=None, jobs=2)
     assert announced_before_index_finished == [True]
@@ -124,15 +132,7 @@ def test_parallel_failure_is_announced_at_once_and_no_chapter_starts_after_it(tm
 def test_serial_failure_is_raised_without_an_announcement(tmp_path, monkeypatch):
     """One chapter at a time, nothing else runs when broken.qmd fails: the error is raised
     straight away and the progress stream does not repeat it."""
-    from seu_sensitivity.render import builtin
-    from seu_sensitivity.render.execute import ExecutionResult
-
-    def stand_in(doc, page_dir, *, display_name, **_):
-        if display_name == "broken.qmd":
-            raise RenderError("broken.qmd: cell 'divide' failed: ZeroDivisionError")
-        return ExecutionResult(markdown="This page builds.\n", figures=[], seconds=0.0)
-
-    monkeypatch.setattr(builtin, "execute_document", stand_in)
+    _stand_in_kernels(monkeypatch)
     progress = io.StringIO()
     with pytest.raises(RenderError, match="broken.qmd"):
         render_book(FAILING, output_dir=tmp_path, progress=progress, kernel_stderr=None, jobs=1)
