@@ -103,7 +103,7 @@ def log_density_agreement(sources: list[str], stan_data: dict, points: int = 5) 
     models = [stan.build(source, data=stan_data, random_seed=1) for source in sources]
     n = len(models[0].unconstrain_pars({"gamma0_free": [2.5], "sigma_cell_free": [0.2],
                                         "gamma": [0.0] * stan_data["P"], "z": [0.0] * stan_data["J"],
-                                        "beta_rot": [0.0] * (stan_data["J"] * 3 * stan_data["D"]),
+                                        "beta_free": [0.0] * (stan_data["J"] * 3 * stan_data["D"]),
                                         "delta_free": [0.0] * (len(stan_data["K"]) * (stan_data["K"][0] - 2))}))
     rng = np.random.default_rng(0)
     worst = 0.0

@@ -29,24 +29,38 @@
 // pooling, every alpha_j on the regression line; fixed at larger values: the
 // path towards independent cells (the formulation chapter's sweep).
 //
-// Parameterisation of beta: the sampler moves beta_rot_j, and beta_j =
-// Q(delta_g) beta_rot_j, where Q is orthogonal with its first column along
-// upsilon - mean(upsilon) (utility_rotation below). The map is a rotation for
-// every delta, so its Jacobian is 1 and the Normal prior of beta is unchanged:
-// same model, same posterior. What changes is the geometry: to first order
-// eta depends on beta only through (upsilon - mean(upsilon))' beta, which is
-// now the first row of beta_rot whatever delta is, instead of a direction that
-// turns with delta. On the pilot this halved the leapfrog steps per draw and
-// doubled to tripled the effective sample size of delta. beta itself
-// (beta_flat) is computed in generated quantities.
+// Parameterisation of beta, in two steps; neither changes the model (same
+// prior, same posterior), only the geometry the sampler sees.
+// 1. Rotation: beta_j = Q(delta_g) beta_rot_j, where Q is orthogonal with its
+//    first column along c = upsilon - mean(upsilon) and its last along the
+//    constant vector (utility_rotation below). Jacobian 1. To first order eta
+//    depends on beta only through c' beta, now the first row of beta_rot
+//    whatever delta is; the last row (constant logits) does not move psi at
+//    all and is known from the prior alone. On the pilot this halved the
+//    leapfrog steps per draw.
+// 2. Scale: the sampler moves beta_free, which is beta_rot with its first
+//    K_j - 1 rows multiplied by alpha_j |c| (beta_rot_lp, with the log
+//    Jacobian -(K_j - 1) D log(alpha_j |c|)). The choice probabilities depend
+//    on alpha_j times the spread of the expected utilities, so in beta_rot's
+//    coordinates a cell whose choices are nearly deterministic gives a curved
+//    ridge (large alpha, small beta) narrowing like a funnel; the sampler got
+//    stuck there (one chain of four, R-hat 1.5, hundreds of divergences) on
+//    the simulated studies of the formulation and implementation chapters.
+//    In beta_free the likelihood hardly depends on alpha_j once alpha_j is
+//    large, so that direction is governed by the priors, which are smooth.
+//    The constant row is left unscaled: the likelihood never sees it, and
+//    scaling it would turn its prior into a funnel in alpha_j.
+// beta itself (beta_flat) is computed in generated quantities.
 functions {
   // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
-  // vector along c = upsilon - mean(upsilon). To first order in beta, eta_r
-  // moves only with c' beta w_r, so the data inform mainly the first row of
-  // beta_rot = Q' beta, and a diagonal metric can adapt to it whatever delta
-  // is. Q = H * basis: `basis` is a fixed orthonormal basis whose first column
-  // is `ref`, H the Householder reflection taking ref to c_hat. ref is the
-  // decreasing ramp, which points away from every increasing upsilon
+  // vector along c = upsilon - mean(upsilon), and whose last is the constant
+  // vector 1/sqrt(K). To first order in beta, eta_r moves only with
+  // c' beta w_r, so the data inform mainly the first row of beta_rot = Q' beta,
+  // and a diagonal metric can adapt to it whatever delta is. Q = H * basis:
+  // `basis` is a fixed orthonormal basis whose first column is `ref` and whose
+  // last is 1/sqrt(K), H the Householder reflection taking ref to c_hat; ref
+  // and c_hat are both orthogonal to the constant vector, so H keeps it. ref
+  // is the decreasing ramp, which points away from every increasing upsilon
   // (c_hat . ref < 0), so ref - c_hat never vanishes and Q is smooth in delta.
   matrix utility_rotation(vector upsilon, vector ref, matrix basis) {
     int K = rows(upsilon);
@@ -84,6 +98,26 @@ functions {
     }
     x[N + 1] = stick;
     return x;
+  }
+
+  // beta_rot of every cell from beta_free: the first K_j - 1 rows of cell j's
+  // K_j x D block are divided by alpha_j |c_g| (see the header, step 2), the
+  // last row (constant logits) is copied; adds the log Jacobian
+  // -(K_j - 1) D log(alpha_j |c_g|) of each cell.
+  vector beta_rot_lp(vector beta_free, vector log_alpha, array[] int group, array[] int K, int D,
+                     array[] int beta_start, vector delta_flat, array[] int delta_start) {
+    vector[rows(beta_free)] beta_rot = beta_free;
+    for (j in 1:size(group)) {
+      int Kj = K[group[j]];
+      vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
+      real log_scale = log_alpha[j] + log(norm2(upsilon - mean(upsilon)));
+      for (d in 1:D) {
+        int first = beta_start[j] + (d - 1) * Kj;
+        beta_rot[first:(first + Kj - 2)] = beta_free[first:(first + Kj - 2)] * exp(-log_scale);
+      }
+      target += -(Kj - 1) * D * log_scale;
+    }
+    return beta_rot;
   }
 
   // eta of every (cell, alternative): J*R vector, cell j at (j-1)*R + 1 .. j*R.
@@ -163,16 +197,22 @@ transformed data {
     beta_start[j] = N_beta + 1;
     N_beta += K[group[j]] * D;
   }
-  // fixed parts of each group's utility_rotation: ref and an orthonormal basis starting with it
+  // fixed parts of each group's utility_rotation: ref and an orthonormal basis (ref, ..., 1/sqrt(K))
   array[G] vector[max(K)] rotation_ref;
   array[G] matrix[max(K), max(K)] rotation_basis;
   for (g in 1:G) {
     int Kg = K[g];
     vector[Kg] ramp = linspaced_vector(Kg, 0, 1);
     vector[Kg] ref = (mean(ramp) - ramp) / norm2(ramp - mean(ramp));
-    matrix[Kg, Kg] B = qr_thin_Q(append_col(ref, identity_matrix(Kg)[ : , 1:(Kg - 1)]));
+    // QR (Gram-Schmidt) of (1, ref, e_1, ..., e_{K-2}), then the constant column moved to the end
+    matrix[Kg, Kg] A = Kg == 2 ? append_col(rep_vector(1, Kg), ref)
+                               : append_col(append_col(rep_vector(1, Kg), ref), identity_matrix(Kg)[ : , 1:(Kg - 2)]);
+    matrix[Kg, Kg] B0 = qr_thin_Q(A);
+    matrix[Kg, Kg] B = append_col(B0[ : , 2:Kg], B0[ : , 1]);
     if (dot_product(B[ : , 1], ref) < 0)
       B[ : , 1] = -B[ : , 1];
+    if (sum(B[ : , Kg]) < 0)
+      B[ : , Kg] = -B[ : , Kg];
     rotation_ref[g] = rep_vector(0, max(K));
     rotation_ref[g][1:Kg] = ref;
     rotation_basis[g] = rep_matrix(0, max(K), max(K));
@@ -277,7 +317,7 @@ parameters {
   array[1 - fix_sigma_cell] real<lower=0> sigma_cell_free;
   vector[P] gamma;
   vector[J] z;
-  vector[N_beta] beta_rot;               // beta_j = Q(delta) beta_rot_j, cell by cell
+  vector[N_beta] beta_free;              // beta_rot with rows 1..K_j-1 times alpha_j |c| (beta_rot_lp)
   vector[N_delta_free] delta_free;
 }
 transformed parameters {
@@ -289,13 +329,15 @@ transformed parameters {
   for (g in 1:G)
     delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
       = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
+  // beta_j = Q(delta) beta_rot_j, cell by cell
+  vector[N_beta] beta_rot = beta_rot_lp(beta_free, log_alpha, group, K, D, beta_start, delta_flat, delta_start);
 }
 model {
   gamma0_free ~ normal(gamma0_mu, gamma0_sd);
   sigma_cell_free ~ normal(0, sigma_cell_sd);
   gamma ~ normal(0, gamma_sd);
   z ~ std_normal();
-  beta_rot ~ normal(0, beta_sd);         // = beta_flat ~ normal(0, beta_sd): Q is orthogonal
+  beta_rot ~ normal(0, beta_sd);         // = beta_flat ~ normal(0, beta_sd): Q is orthogonal; the scale's Jacobian is in beta_rot_lp
   // delta_g ~ Dirichlet(1): flat on the simplex; the Jacobian is in stick_simplex_lp
   {
     array[G] matrix[max(K), max(K)] Q = group_rotations(K, delta_flat, delta_start, rotation_ref, rotation_basis);

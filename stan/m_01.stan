@@ -10,24 +10,39 @@
 //   alpha ~ LogNormal(alpha_mu, alpha_sd)   default (3.0, 0.75); K = 4 task: (3.5, 0.75)
 //   beta[k, d] ~ Normal(0, beta_sd)         default 1
 //   delta ~ Dirichlet(1)
-// beta is sampled as beta_rot with beta = Q(delta) beta_rot, Q orthogonal with
-// its first column along upsilon - mean(upsilon): the same prior and posterior
-// (a rotation, Jacobian 1), with the direction the data inform kept on the
-// first row of beta_rot whatever delta is. h_m01.stan explains it; the
-// function is the same. beta is computed in generated quantities.
+// beta is sampled as in h_m01.stan (its header explains why), with the same
+// functions: beta = Q(delta) beta_rot, Q orthogonal with its first column
+// along upsilon - mean(upsilon) and its last constant (a rotation, Jacobian
+// 1), and beta_rot's first K - 1 rows sampled multiplied by alpha |c|
+// (beta_free; beta_rot_lp adds the Jacobian), which removes the funnel
+// between alpha and the spread of the expected utilities. Same prior, same
+// posterior. beta is computed in generated quantities.
 // psi and eta are computed once per alternative; the likelihood, one
 // categorical_logit per observation, is evaluated through its sufficient
 // statistics (choice counts and distinct menus), which gives the same density.
 functions {
   // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
-  // vector along c = upsilon - mean(upsilon); Q = H * basis, H the Householder
-  // reflection taking the fixed `ref` (first column of `basis`) to c_hat.
-  // Identical to h_m01.stan's, so the two programs share one parameterisation.
+  // vector along c = upsilon - mean(upsilon), and whose last is 1/sqrt(K);
+  // Q = H * basis, H the Householder reflection taking the fixed `ref` (first
+  // column of `basis`) to c_hat. Identical to h_m01.stan's, so the two
+  // programs share one parameterisation.
   matrix utility_rotation(vector upsilon, vector ref, matrix basis) {
     int K = rows(upsilon);
     vector[K] c = upsilon - mean(upsilon);
     vector[K] v = ref - c / norm2(c);
     return basis - (2 / dot_self(v)) * v * (v' * basis);
+  }
+
+  // beta_rot from beta_free: the first K - 1 rows divided by alpha |c|, the
+  // last (constant logits) copied; adds the log Jacobian
+  // -(K - 1) D log(alpha |c|). h_m01.stan's beta_rot_lp for one cell.
+  matrix beta_rot_lp(matrix beta_free, real log_alpha, vector upsilon) {
+    matrix[rows(beta_free), cols(beta_free)] beta_rot = beta_free;
+    real log_scale = log_alpha + log(norm2(upsilon - mean(upsilon)));
+    int K = rows(beta_free);
+    beta_rot[1:(K - 1)] = beta_free[1:(K - 1)] * exp(-log_scale);
+    target += -(K - 1) * cols(beta_free) * log_scale;
+    return beta_rot;
   }
 }
 data {
@@ -126,16 +141,26 @@ transformed data {
   // increasing upsilon) and an orthonormal basis whose first column is ref
   vector[K] ramp = linspaced_vector(K, 0, 1);
   vector[K] rotation_ref = (mean(ramp) - ramp) / norm2(ramp - mean(ramp));
-  matrix[K, K] rotation_basis = qr_thin_Q(append_col(rotation_ref, identity_matrix(K)[ : , 1:(K - 1)]));
+  matrix[K, K] rotation_basis;
+  {
+    matrix[K, K] A = K == 2 ? append_col(rep_vector(1, K), rotation_ref)
+                            : append_col(append_col(rep_vector(1, K), rotation_ref), identity_matrix(K)[ : , 1:(K - 2)]);
+    matrix[K, K] B0 = qr_thin_Q(A);
+    rotation_basis = append_col(B0[ : , 2:K], B0[ : , 1]);
+  }
   if (dot_product(rotation_basis[ : , 1], rotation_ref) < 0)
     rotation_basis[ : , 1] = -rotation_basis[ : , 1];
+  if (sum(rotation_basis[ : , K]) < 0)
+    rotation_basis[ : , K] = -rotation_basis[ : , K];
 }
 parameters {
   real<lower=0> alpha;
-  matrix[K, D] beta_rot;             // beta = Q(delta) beta_rot
+  matrix[K, D] beta_free;            // beta_rot with rows 1..K-1 times alpha |c| (beta_rot_lp)
   simplex[K - 1] delta;
 }
 transformed parameters {
+  // beta = Q(delta) beta_rot
+  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), append_row(0, cumulative_sum(delta)));
   vector[R] eta;                     // expected utility of each alternative
   {
     vector[K] upsilon = append_row(0, cumulative_sum(delta));

@@ -49,7 +49,7 @@ def test_flow_diagram_boxes_do_not_overlap(ax):
 def test_flow_diagram_matches_the_stan_program():
     """Quantities the diagram places in parameters / generated quantities are declared there in h_m01."""
     blocks = read_blocks(stan_file("h_m01"))
-    stan_names = {"gamma": "gamma", "z": "z", "beta": "beta_rot", "delta": "delta_free",
+    stan_names = {"gamma": "gamma", "z": "z", "beta": "beta_free", "delta": "delta_free",
                   "log_alpha": "log_alpha", "alpha": "alpha", "alpha_new": "alpha_new", "y_rep": "y_rep"}
     where = {n.key: n.block for n in impl.FLOW_NODES}
     for key, name in stan_names.items():

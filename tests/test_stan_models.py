@@ -41,9 +41,9 @@ def hm01_reduced_fit(cell):
 def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
     """J = 1, P = 0, gamma0 and sigma_cell fixed: h_m01's log density is m_01's up to a constant.
 
-    Unconstrained coordinates: m_01 has (log alpha, beta_rot column-major, delta
-    stick-breaking); h_m01 with fix_hyper = 1 has (z, beta_rot, delta_free)
-    with the same order (beta = Q(delta) beta_rot in both) and the same stick-breaking transform, and
+    Unconstrained coordinates: m_01 has (log alpha, beta_free column-major, delta
+    stick-breaking); h_m01 with fix_hyper = 1 has (z, beta_free, delta_free)
+    with the same order (beta_free -> beta_rot -> beta the same map in both) and the same stick-breaking transform, and
     z = (log alpha - gamma0) / sigma_cell, a linear map with constant
     Jacobian. So the difference of the two log densities must not depend on
     the point. A wrong beta layout, simplex transform or prior would make it vary.
@@ -63,7 +63,8 @@ def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
     # far out, where both programs leave their shifted exponentials for the exact
     # sums: a huge alpha (whole menus underflow) and huge beliefs (softmax rows underflow)
     points.append((12.0, rng.normal(0.0, 1.5, size=n_beta + n_delta)))
-    points.append((G0, np.concatenate([3000.0 * rng.normal(size=n_beta), rng.normal(size=n_delta)])))
+    # (beta_free's first K - 1 rows are beta_rot times alpha |c|, hence the larger factor)
+    points.append((G0, np.concatenate([3e5 * rng.normal(size=n_beta), rng.normal(size=n_delta)])))
     for log_alpha, rest in points:
         m_point = [log_alpha, *rest]
         h_point = [(log_alpha - G0) / S0, *rest]
@@ -101,18 +102,20 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
     h_model = stan.build(h_program.source, data=h_data, random_seed=1)
     n_par = len(h_model.unconstrain_pars(
         {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
-         "beta_rot": [0.0] * int(sum(data.K) * data.D),
+         "beta_free": [0.0] * int(sum(data.K) * data.D),
          "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
     rng = np.random.default_rng(8)
     n_beta = int(sum(data.K) * data.D)
     beta_at = slice(2 + data.P + data.J, 2 + data.P + data.J + n_beta)
     points = [rng.normal(0.0, 1.0, size=n_par) for _ in range(5)]
     # far out, where h_m01's shifted exponentials underflow and it falls back to
-    # the exact row-by-row and menu-by-menu sums: log alpha near 12 (a whole
-    # menu far below its cell's best alternative) and beliefs scaled by 3000
-    # (softmax rows far below the cell's largest logit)
+    # the exact row-by-row and menu-by-menu sums: log alpha near 12 with beliefs
+    # as spread as usual (beta_free holds beta_rot times alpha |c|, hence its
+    # factor; a whole menu far below its cell's best alternative) and beliefs
+    # scaled by 3000 (softmax rows far below the cell's largest logit)
     huge_alpha = rng.normal(0.0, 1.0, size=n_par)
     huge_alpha[0] = 12.0
+    huge_alpha[beta_at] *= np.exp(12.0)
     huge_beta = rng.normal(0.0, 1.0, size=n_par)
     huge_beta[beta_at] *= 3000.0
     for point in [*points, huge_alpha, huge_beta]:
@@ -308,15 +311,17 @@ def _constrained(model, point) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def test_beta_is_the_delta_aligned_rotation_of_beta_rot(cell, ragged):
-    """Both programs sample beta_rot and report beta = Q(delta) beta_rot (column-major
-    blocks). At random points, with K = 3 and K = 4 side by side, Stan's beta equals
-    NumPy's choice.utility_rotation(delta) @ beta_rot, and every feature column keeps
-    its length, so the map is a rotation (Jacobian 1: same prior, same posterior).
-    A Q that is not orthogonal, or that uses the wrong group's delta, fails here."""
+def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
+    """Both programs sample beta_free and report beta = Q(delta) beta_rot (column-major
+    blocks), beta_rot being beta_free with its first K - 1 rows divided by alpha |c|.
+    At random points, with K = 3 and K = 4 side by side, Stan's beta_rot equals
+    NumPy's choice.beta_rot_from_free and Stan's beta equals
+    choice.utility_rotation(delta) @ beta_rot, and every feature column keeps its
+    length, so Q is a rotation (Jacobian 1). A Q that is not orthogonal, a scale
+    that uses the wrong cell's alpha, or the wrong group's delta, fails here."""
     import stan
 
-    from seu_sensitivity.choice import utility_rotation
+    from seu_sensitivity.choice import beta_rot_from_free, utility_rotation
 
     rng = np.random.default_rng(12)
     data, _ = ragged
@@ -324,7 +329,7 @@ def test_beta_is_the_delta_aligned_rotation_of_beta_rot(cell, ragged):
     model = stan.build(program.source, data=stan_data, random_seed=1)
     n_par = len(model.unconstrain_pars(
         {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
-         "beta_rot": [0.0] * int(sum(data.K) * data.D), "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
+         "beta_free": [0.0] * int(sum(data.K) * data.D), "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
     for _ in range(3):
         values = _constrained(model, list(rng.normal(0.0, 1.5, size=n_par)))
         d_start = np.concatenate([[0], np.cumsum(data.K_group - 1)])  # each group's increments in delta_flat
@@ -332,21 +337,63 @@ def test_beta_is_the_delta_aligned_rotation_of_beta_rot(cell, ragged):
         for j, K_j in enumerate(data.K):
             g = int(data.group[j]) - 1
             delta = values["delta_flat"][d_start[g] : d_start[g] + K_j - 1]
-            rot = values["beta_rot"][start : start + K_j * data.D].reshape(data.D, K_j).T
-            beta = values["beta_flat"][start : start + K_j * data.D].reshape(data.D, K_j).T
+            block = slice(start, start + K_j * data.D)
+            free = values["beta_free"][block].reshape(data.D, K_j).T
+            rot = values["beta_rot"][block].reshape(data.D, K_j).T
+            beta = values["beta_flat"][block].reshape(data.D, K_j).T
+            np.testing.assert_allclose(rot, beta_rot_from_free(free, values["alpha"][j], delta), rtol=1e-10)
             np.testing.assert_allclose(beta, utility_rotation(delta) @ rot, atol=1e-10)
             np.testing.assert_allclose(np.linalg.norm(beta, axis=0), np.linalg.norm(rot, axis=0), rtol=1e-10)
             start += K_j * data.D
 
     m_program, m_data, _, _ = prepare("m_01", cell)
     m_model = stan.build(m_program.source, data=m_data, random_seed=1)
-    n_m = len(m_model.unconstrain_pars({"alpha": 10.0, "beta_rot": np.zeros((cell.K, cell.D)).tolist(),
+    n_m = len(m_model.unconstrain_pars({"alpha": 10.0, "beta_free": np.zeros((cell.K, cell.D)).tolist(),
                                         "delta": [1.0 / (cell.K - 1)] * (cell.K - 1)}))
     for _ in range(3):
         values = _constrained(m_model, list(rng.normal(0.0, 1.5, size=n_m)))
         rot = values["beta_rot"].reshape(cell.D, cell.K).T
+        free = values["beta_free"].reshape(cell.D, cell.K).T
         beta = values["beta"].reshape(cell.D, cell.K).T
+        np.testing.assert_allclose(rot, beta_rot_from_free(free, values["alpha"][0], values["delta"]), rtol=1e-10)
         np.testing.assert_allclose(beta, utility_rotation(values["delta"]) @ rot, atol=1e-10)
+
+
+def test_scaled_beliefs_carry_their_jacobian(cell):
+    """m_01 samples beta_free (beta_rot's first K - 1 rows times alpha |c|) and must add
+    the log Jacobian -(K - 1) D log(alpha |c|), so that the model is unchanged. The
+    reference is the same program sampling beta_rot directly (its `parameters` line
+    swapped, beta_rot_lp's call removed): at random points the two log densities,
+    the new one at beta_free and the reference at beta_rot_from_free(beta_free),
+    must differ by exactly that Jacobian. A wrong sign or power fails here; the
+    reduction test carries the check over to h_m01, whose map is the same."""
+    import stan
+
+    from seu_sensitivity.choice import beta_rot_from_free, utilities
+
+    program, m_data, _, _ = prepare("m_01", cell)
+    source = program.source
+    scaled = "  matrix[K, D] beta_free;"
+    call = "  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), append_row(0, cumulative_sum(delta)));"
+    assert source.count(scaled) == 1 and source.count(call) == 1, "m_01.stan changed: update the reference"
+    reference_source = source.replace(scaled, "  matrix[K, D] beta_rot;").replace(call, "")
+    model = stan.build(source, data=m_data, random_seed=1)
+    reference = stan.build(reference_source, data=m_data, random_seed=1)
+    rng = np.random.default_rng(21)
+    K, D = cell.K, cell.D
+    gaps = []
+    for _ in range(6):
+        point = rng.normal(0.0, 1.5, size=1 + K * D + K - 2)
+        point[0] += 3.0  # log alpha
+        values = _constrained(model, list(point))
+        alpha, delta = values["alpha"][0], values["delta"]
+        free = values["beta_free"].reshape(D, K).T
+        rot = beta_rot_from_free(free, alpha, delta)
+        reference_point = [point[0], *rot.T.ravel(), *point[1 + K * D :]]
+        upsilon = utilities(delta)
+        log_jacobian = -(K - 1) * D * np.log(alpha * np.linalg.norm(upsilon - upsilon.mean()))
+        gaps.append(model.log_prob(list(point)) - reference.log_prob(reference_point) - log_jacobian)
+    assert np.ptp(gaps) < 1e-8, gaps
 
 
 def test_m01_and_h_m01_share_one_utility_rotation():

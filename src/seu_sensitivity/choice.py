@@ -78,17 +78,22 @@ def expected_utilities(psi: np.ndarray, upsilon: np.ndarray) -> np.ndarray:
 def utility_rotation(delta: np.ndarray) -> np.ndarray:
     """Q(delta): the orthogonal K x K matrix with which the Stan programs sample beta.
 
-    m_01 and h_m01 draw ``beta_rot`` and set ``beta = Q(delta) @ beta_rot``. The
-    first column of Q is the unit vector along c = upsilon - mean(upsilon), the
-    only direction in which beta moves eta to first order, so the data inform
-    the first row of ``beta_rot`` whatever delta is. Q is a rotation for every
-    delta: the Normal prior of beta and the posterior are unchanged.
+    m_01 and h_m01 set ``beta = Q(delta) @ beta_rot``. The first column of Q is
+    the unit vector along c = upsilon - mean(upsilon), the only direction in
+    which beta moves eta to first order, so the data inform the first row of
+    ``beta_rot`` whatever delta is. The last column is the constant vector
+    1/sqrt(K): logits shifted by a constant leave psi unchanged, so the last
+    row of ``beta_rot`` is known from the prior alone. Q is a rotation for
+    every delta: the Normal prior of beta and the posterior are unchanged.
+    (The programs then sample the other rows multiplied by alpha |c|; see
+    :func:`beta_rot_from_free`.)
 
     Construction (as in Stan's ``utility_rotation``): ``ref`` is the unit vector
     along the decreasing ramp (K-1, ..., 1, 0) centred; ``basis`` the Q factor
-    of [ref, e_1, ..., e_{K-1}] with R's diagonal positive (as Stan's
-    ``qr_thin_Q``), so its first column is ref; H the Householder reflection
-    taking ref to c_hat. Q = H basis.
+    of [1, ref, e_1, ..., e_{K-2}] (as Stan's ``qr_thin_Q``) with its first
+    column moved to the end and signs set so that its first column is ref and
+    its last is +1/sqrt(K); H the Householder reflection taking ref to c_hat,
+    which keeps the constant vector. Q = H basis.
 
     delta : (..., K-1) on the simplex. Returns (..., K, K).
 
@@ -98,17 +103,46 @@ def utility_rotation(delta: np.ndarray) -> np.ndarray:
     >>> c = utilities(np.array([0.2, 0.5, 0.3])); c = c - c.mean()
     >>> bool(np.allclose(Q[:, 0], c / np.linalg.norm(c)))
     True
+    >>> bool(np.allclose(Q[:, -1], 0.5))
+    True
     """
     upsilon = utilities(delta)
     K = upsilon.shape[-1]
     ramp = np.linspace(0.0, 1.0, K)
     ref = (ramp.mean() - ramp) / np.linalg.norm(ramp - ramp.mean())
-    basis, r = np.linalg.qr(np.column_stack([ref, np.eye(K)[:, : K - 1]]))
-    basis = basis * np.sign(np.diag(r))  # Stan's qr_thin_Q: R with a positive diagonal, so column 1 is ref
+    q, r = np.linalg.qr(np.column_stack([np.ones(K), ref, np.eye(K)[:, : K - 2]]))
+    q = q * np.sign(np.diag(r))  # Stan's qr_thin_Q: R with a positive diagonal
+    basis = np.column_stack([q[:, 1:], q[:, 0]])
+    basis[:, 0] *= np.sign(basis[:, 0] @ ref)  # the signs Stan's program sets
+    basis[:, -1] *= np.sign(basis[:, -1].sum())
     c = upsilon - upsilon.mean(axis=-1, keepdims=True)
     v = ref - c / np.linalg.norm(c, axis=-1, keepdims=True)  # never 0: c_hat . ref < 0
     vb = np.einsum("...k,kl->...l", v, basis)  # v' basis
     return basis - (2.0 / np.sum(v * v, axis=-1))[..., None, None] * v[..., :, None] * vb[..., None, :]
+
+
+def beta_rot_from_free(beta_free: np.ndarray, alpha: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """``beta_rot`` from the coordinates ``beta_free`` the Stan programs sample.
+
+    ``beta_free`` is ``beta_rot`` with its first K - 1 rows multiplied by
+    alpha |c|, c = upsilon - mean(upsilon): the choice probabilities depend on
+    alpha times the spread of the expected utilities, and in these coordinates
+    that product, not a funnel between alpha and beta, is what the sampler
+    moves. The last row (constant logits) is not scaled. ``beta = Q(delta) @
+    beta_rot`` (:func:`utility_rotation`).
+
+    beta_free : (..., K, D); alpha : (...); delta : (..., K-1). Returns (..., K, D).
+
+    >>> b = beta_rot_from_free(np.ones((3, 1)), np.array(2.0), np.array([0.5, 0.5]))
+    >>> b[:, 0].round(4).tolist()   # |c| = sqrt(0.5): rows 1-2 divided by 2 sqrt(0.5)
+    [0.7071, 0.7071, 1.0]
+    """
+    beta_free = np.asarray(beta_free, dtype=float)
+    upsilon = utilities(delta)
+    scale = np.asarray(alpha, dtype=float) * np.linalg.norm(upsilon - upsilon.mean(axis=-1, keepdims=True), axis=-1)
+    beta_rot = beta_free.copy()
+    beta_rot[..., :-1, :] = beta_free[..., :-1, :] / scale[..., None, None]
+    return beta_rot
 
 
 def _alpha_eta(alpha: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
