@@ -13,7 +13,7 @@
 // beta is sampled as in h_m01.stan (its header explains why), with the same
 // functions: beta = Q(delta) beta_rot, Q orthogonal with its first column
 // along upsilon - mean(upsilon) and its last constant (a rotation, Jacobian
-// 1), and beta_rot's first K - 1 rows sampled multiplied by alpha |c|
+// 1), and beta_rot's first K - 1 rows sampled multiplied by 1 + alpha |c|
 // (beta_free; beta_rot_lp adds the Jacobian), which removes the funnel
 // between alpha and the spread of the expected utilities. Same prior, same
 // posterior. beta is computed in generated quantities.
@@ -33,12 +33,12 @@ functions {
     return basis - (2 / dot_self(v)) * v * (v' * basis);
   }
 
-  // beta_rot from beta_free: the first K - 1 rows divided by alpha |c|, the
-  // last (constant logits) copied; adds the log Jacobian
-  // -(K - 1) D log(alpha |c|). h_m01.stan's beta_rot_lp for one cell.
+  // beta_rot from beta_free: the first K - 1 rows divided by 1 + alpha |c|,
+  // the last (constant logits) copied; adds the log Jacobian
+  // -(K - 1) D log(1 + alpha |c|). h_m01.stan's beta_rot_lp for one cell.
   matrix beta_rot_lp(matrix beta_free, real log_alpha, vector upsilon) {
     matrix[rows(beta_free), cols(beta_free)] beta_rot = beta_free;
-    real log_scale = log_alpha + log(norm2(upsilon - mean(upsilon)));
+    real log_scale = log1p_exp(log_alpha + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha |c|)
     int K = rows(beta_free);
     beta_rot[1:(K - 1)] = beta_free[1:(K - 1)] * exp(-log_scale);
     target += -(K - 1) * cols(beta_free) * log_scale;
@@ -155,7 +155,7 @@ transformed data {
 }
 parameters {
   real<lower=0> alpha;
-  matrix[K, D] beta_free;            // beta_rot with rows 1..K-1 times alpha |c| (beta_rot_lp)
+  matrix[K, D] beta_free;            // beta_rot with rows 1..K-1 times 1 + alpha |c| (beta_rot_lp)
   simplex[K - 1] delta;
 }
 transformed parameters {
