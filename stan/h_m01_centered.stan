@@ -159,6 +159,15 @@ functions {
     }
     return eta;
   }
+
+  // each (cell, alternative) slot's cell maximum of x (J*R vector, cell j at (j-1)*R + 1 .. j*R)
+  vector cell_max(vector x, int J) {
+    int R = rows(x) %/% J;
+    vector[rows(x)] out;
+    for (j in 1:J)
+      out[((j - 1) * R + 1):(j * R)] = rep_vector(max(x[((j - 1) * R + 1):(j * R)]), R);
+    return out;
+  }
 }
 data {
   int<lower=1> J;                        // cells
@@ -355,17 +364,19 @@ model {
   {
     array[G] matrix[max(K), max(K)] Q = group_rotations(K, delta_flat, delta_start, rotation_ref, rotation_basis);
     vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_rot, beta_start, delta_flat, delta_start, Q);
-    vector[J * R] u = alpha[slot_cell] .* eta;
-    // the log-sum-exp of every distinct menu through one sparse product, each
-    // cell's utilities shifted by their maximum (no overflow); exact per menu
-    // only if a whole menu underflowed (alpha times a utility gap above ~745)
-    vector[J] u_max;
-    for (j in 1:J)
-      u_max[j] = max(u[((j - 1) * R + 1):(j * R)]);
-    vector[S] menu_sum = csr_matrix_times_vector(S, J * R, menu_w, menu_v, menu_u, exp(u - u_max[slot_cell]));
+    // utilities measured from each cell's best alternative, alpha_j (eta - max
+    // over the cell) <= 0: no overflow, and no cancellation of huge terms
+    // (alpha_j eta itself reaches 1e16 far out along the ridge, where the two
+    // dot products below would lose every digit and could sum to a large
+    // positive log density). Exact: per cell, n_chosen and n_shown both sum
+    // to the cell's observations, so the shifts cancel.
+    vector[J * R] u = alpha[slot_cell] .* (eta - cell_max(eta, J));
+    // the log-sum-exp of every distinct menu through one sparse product; exact
+    // per menu only if a whole menu underflowed (alpha times a utility gap above ~745)
+    vector[S] menu_sum = csr_matrix_times_vector(S, J * R, menu_w, menu_v, menu_u, exp(u));
     vector[S] log_norm;
     if (min(menu_sum) > 0) {
-      log_norm = u_max[pair_cell] + log(menu_sum);
+      log_norm = log(menu_sum);
     } else {
       for (s in 1:S)
         log_norm[s] = log_sum_exp(u[segment(menu_idx, pair_start[s], pair_size[s])]);
@@ -386,8 +397,10 @@ generated quantities {
         = to_vector(Q[group[j]][1:Kj, 1:Kj] * to_matrix(segment(beta_rot, beta_start[j], Kj * D), Kj, D));
     }
     vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_rot, beta_start, delta_flat, delta_start, Q);
+    vector[J * R] eta_best = cell_max(eta, J);
     for (m in 1:M) {
-      vector[menu_size[m]] u = alpha[cell[m]] * eta[segment(menu_idx, menu_start[m], menu_size[m])];
+      vector[menu_size[m]] u = alpha[cell[m]] * (eta[segment(menu_idx, menu_start[m], menu_size[m])]
+                                                 - eta_best[segment(menu_idx, menu_start[m], menu_size[m])]);  // as in the model block
       log_lik[m] = categorical_logit_lpmf(y[m] | u);
       y_rep[m] = categorical_logit_rng(u);
     }

@@ -182,15 +182,18 @@ model {
   to_vector(beta_rot) ~ normal(0, beta_sd);   // = beta ~ normal(0, beta_sd): Q is orthogonal
   // delta ~ Dirichlet(1): constant density on the simplex
   {
-    // the log-sum-exp of every distinct menu through one sparse product, the
-    // utilities shifted by their maximum (no overflow); exact per menu only if
-    // a whole menu underflowed (alpha times a utility gap above ~745)
-    vector[R] u = alpha * eta;
-    real u_max = max(u);
-    vector[S] menu_sum = csr_matrix_times_vector(S, R, menu_w, menu_v, menu_u, exp(u - u_max));
+    // the log-sum-exp of every distinct menu through one sparse product. The
+    // utilities are measured from the best alternative's, alpha (eta - max(eta))
+    // <= 0: no overflow, and no cancellation of huge terms (alpha eta itself
+    // reaches 1e16 far out along the ridge, where the two dot products below
+    // would lose every digit and could sum to a large positive log density).
+    // Exact because sum(n_chosen) = sum(n_shown) = M. Per menu only if a whole
+    // menu underflowed (alpha times a utility gap above ~745).
+    vector[R] u = alpha * (eta - max(eta));
+    vector[S] menu_sum = csr_matrix_times_vector(S, R, menu_w, menu_v, menu_u, exp(u));
     vector[S] log_norm;
     if (min(menu_sum) > 0) {
-      log_norm = u_max + log(menu_sum);
+      log_norm = log(menu_sum);
     } else {
       for (s in 1:S)
         log_norm[s] = log_sum_exp(u[segment(menu_alt, menu_start[first_obs[s]], menu_size[first_obs[s]])]);
@@ -203,7 +206,7 @@ generated quantities {
   vector[M] log_lik;
   array[M] int y_rep;
   for (m in 1:M) {
-    vector[menu_size[m]] u = alpha * eta[segment(menu_alt, menu_start[m], menu_size[m])];
+    vector[menu_size[m]] u = alpha * (eta[segment(menu_alt, menu_start[m], menu_size[m])] - max(eta));  // as in the model block
     log_lik[m] = categorical_logit_lpmf(y[m] | u);
     y_rep[m] = categorical_logit_rng(u);
   }
