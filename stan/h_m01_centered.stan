@@ -49,17 +49,20 @@
 //    all and is known from the prior alone. On the pilot this halved the
 //    leapfrog steps per draw.
 // 2. Scale: the sampler moves beta_free, which is beta_rot with its first
-//    K_j - 1 rows multiplied by alpha_j |c| (beta_rot_lp, with the log
-//    Jacobian -(K_j - 1) D log(alpha_j |c|)). The choice probabilities depend
-//    on alpha_j times the spread of the expected utilities, so in beta_rot's
+//    K_j - 1 rows multiplied by s_j = 1 + alpha_j |c| (beta_rot_lp, with the
+//    log Jacobian -(K_j - 1) D log s_j). The choice probabilities depend on
+//    alpha_j times the spread of the expected utilities, so in beta_rot's
 //    coordinates a cell whose choices are nearly deterministic gives a curved
 //    ridge (large alpha, small beta) narrowing like a funnel; the sampler got
 //    stuck there (one chain of four, R-hat 1.5, hundreds of divergences) on
 //    the simulated studies of the formulation and implementation chapters.
-//    In beta_free the likelihood hardly depends on alpha_j once alpha_j is
-//    large, so that direction is governed by the priors, which are smooth.
-//    The constant row is left unscaled: the likelihood never sees it, and
-//    scaling it would turn its prior into a funnel in alpha_j.
+//    alpha_j |c| is how far a unit of beta_rot moves a logit. Where it is
+//    large the likelihood sets the scale of the beliefs, and s_j ~ alpha_j |c|
+//    straightens the ridge; where it is below 1 (a nearly random cell) the
+//    prior sets it, and s_j ~ 1 leaves beta_rot alone. Scaling by alpha_j |c|
+//    alone moved the funnel to small alpha_j instead, where nearly random
+//    cells then got stuck. The constant row is left unscaled: the likelihood
+//    never sees it, and scaling it would turn its prior into a funnel.
 // beta itself (beta_flat) is computed in generated quantities.
 functions {
   // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
@@ -111,16 +114,16 @@ functions {
   }
 
   // beta_rot of every cell from beta_free: the first K_j - 1 rows of cell j's
-  // K_j x D block are divided by alpha_j |c_g| (see the header, step 2), the
-  // last row (constant logits) is copied; adds the log Jacobian
-  // -(K_j - 1) D log(alpha_j |c_g|) of each cell.
+  // K_j x D block are divided by 1 + alpha_j |c_g| (see the header, step 2),
+  // the last row (constant logits) is copied; adds the log Jacobian
+  // -(K_j - 1) D log(1 + alpha_j |c_g|) of each cell.
   vector beta_rot_lp(vector beta_free, vector log_alpha, array[] int group, array[] int K, int D,
                      array[] int beta_start, vector delta_flat, array[] int delta_start) {
     vector[rows(beta_free)] beta_rot = beta_free;
     for (j in 1:size(group)) {
       int Kj = K[group[j]];
       vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
-      real log_scale = log_alpha[j] + log(norm2(upsilon - mean(upsilon)));
+      real log_scale = log1p_exp(log_alpha[j] + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha_j |c|)
       for (d in 1:D) {
         int first = beta_start[j] + (d - 1) * Kj;
         beta_rot[first:(first + Kj - 2)] = beta_free[first:(first + Kj - 2)] * exp(-log_scale);
@@ -155,6 +158,15 @@ functions {
       }
     }
     return eta;
+  }
+
+  // each (cell, alternative) slot's cell maximum of x (J*R vector, cell j at (j-1)*R + 1 .. j*R)
+  vector cell_max(vector x, int J) {
+    int R = rows(x) %/% J;
+    vector[rows(x)] out;
+    for (j in 1:J)
+      out[((j - 1) * R + 1):(j * R)] = rep_vector(max(x[((j - 1) * R + 1):(j * R)]), R);
+    return out;
   }
 }
 data {
@@ -327,7 +339,7 @@ parameters {
   array[1 - fix_sigma_cell] real<lower=0> sigma_cell_free;
   vector[P] gamma;
   vector[J] log_alpha;
-  vector[N_beta] beta_free;              // beta_rot with rows 1..K_j-1 times alpha_j |c| (beta_rot_lp)
+  vector[N_beta] beta_free;              // beta_rot with rows 1..K_j-1 times 1 + alpha_j |c| (beta_rot_lp)
   vector[N_delta_free] delta_free;
 }
 transformed parameters {
@@ -352,17 +364,19 @@ model {
   {
     array[G] matrix[max(K), max(K)] Q = group_rotations(K, delta_flat, delta_start, rotation_ref, rotation_basis);
     vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_rot, beta_start, delta_flat, delta_start, Q);
-    vector[J * R] u = alpha[slot_cell] .* eta;
-    // the log-sum-exp of every distinct menu through one sparse product, each
-    // cell's utilities shifted by their maximum (no overflow); exact per menu
-    // only if a whole menu underflowed (alpha times a utility gap above ~745)
-    vector[J] u_max;
-    for (j in 1:J)
-      u_max[j] = max(u[((j - 1) * R + 1):(j * R)]);
-    vector[S] menu_sum = csr_matrix_times_vector(S, J * R, menu_w, menu_v, menu_u, exp(u - u_max[slot_cell]));
+    // utilities measured from each cell's best alternative, alpha_j (eta - max
+    // over the cell) <= 0: no overflow, and no cancellation of huge terms
+    // (alpha_j eta itself reaches 1e16 far out along the ridge, where the two
+    // dot products below would lose every digit and could sum to a large
+    // positive log density). Exact: per cell, n_chosen and n_shown both sum
+    // to the cell's observations, so the shifts cancel.
+    vector[J * R] u = alpha[slot_cell] .* (eta - cell_max(eta, J));
+    // the log-sum-exp of every distinct menu through one sparse product; exact
+    // per menu only if a whole menu underflowed (alpha times a utility gap above ~745)
+    vector[S] menu_sum = csr_matrix_times_vector(S, J * R, menu_w, menu_v, menu_u, exp(u));
     vector[S] log_norm;
     if (min(menu_sum) > 0) {
-      log_norm = u_max[pair_cell] + log(menu_sum);
+      log_norm = log(menu_sum);
     } else {
       for (s in 1:S)
         log_norm[s] = log_sum_exp(u[segment(menu_idx, pair_start[s], pair_size[s])]);
@@ -383,8 +397,10 @@ generated quantities {
         = to_vector(Q[group[j]][1:Kj, 1:Kj] * to_matrix(segment(beta_rot, beta_start[j], Kj * D), Kj, D));
     }
     vector[J * R] eta = all_eta(w, feature_set, group, K, D, beta_rot, beta_start, delta_flat, delta_start, Q);
+    vector[J * R] eta_best = cell_max(eta, J);
     for (m in 1:M) {
-      vector[menu_size[m]] u = alpha[cell[m]] * eta[segment(menu_idx, menu_start[m], menu_size[m])];
+      vector[menu_size[m]] u = alpha[cell[m]] * (eta[segment(menu_idx, menu_start[m], menu_size[m])]
+                                                 - eta_best[segment(menu_idx, menu_start[m], menu_size[m])]);  // as in the model block
       log_lik[m] = categorical_logit_lpmf(y[m] | u);
       y_rep[m] = categorical_logit_rng(u);
     }

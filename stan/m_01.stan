@@ -13,7 +13,7 @@
 // beta is sampled as in h_m01.stan (its header explains why), with the same
 // functions: beta = Q(delta) beta_rot, Q orthogonal with its first column
 // along upsilon - mean(upsilon) and its last constant (a rotation, Jacobian
-// 1), and beta_rot's first K - 1 rows sampled multiplied by alpha |c|
+// 1), and beta_rot's first K - 1 rows sampled multiplied by 1 + alpha |c|
 // (beta_free; beta_rot_lp adds the Jacobian), which removes the funnel
 // between alpha and the spread of the expected utilities. Same prior, same
 // posterior. beta is computed in generated quantities.
@@ -33,12 +33,12 @@ functions {
     return basis - (2 / dot_self(v)) * v * (v' * basis);
   }
 
-  // beta_rot from beta_free: the first K - 1 rows divided by alpha |c|, the
-  // last (constant logits) copied; adds the log Jacobian
-  // -(K - 1) D log(alpha |c|). h_m01.stan's beta_rot_lp for one cell.
+  // beta_rot from beta_free: the first K - 1 rows divided by 1 + alpha |c|,
+  // the last (constant logits) copied; adds the log Jacobian
+  // -(K - 1) D log(1 + alpha |c|). h_m01.stan's beta_rot_lp for one cell.
   matrix beta_rot_lp(matrix beta_free, real log_alpha, vector upsilon) {
     matrix[rows(beta_free), cols(beta_free)] beta_rot = beta_free;
-    real log_scale = log_alpha + log(norm2(upsilon - mean(upsilon)));
+    real log_scale = log1p_exp(log_alpha + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha |c|)
     int K = rows(beta_free);
     beta_rot[1:(K - 1)] = beta_free[1:(K - 1)] * exp(-log_scale);
     target += -(K - 1) * cols(beta_free) * log_scale;
@@ -155,7 +155,7 @@ transformed data {
 }
 parameters {
   real<lower=0> alpha;
-  matrix[K, D] beta_free;            // beta_rot with rows 1..K-1 times alpha |c| (beta_rot_lp)
+  matrix[K, D] beta_free;            // beta_rot with rows 1..K-1 times 1 + alpha |c| (beta_rot_lp)
   simplex[K - 1] delta;
 }
 transformed parameters {
@@ -182,15 +182,18 @@ model {
   to_vector(beta_rot) ~ normal(0, beta_sd);   // = beta ~ normal(0, beta_sd): Q is orthogonal
   // delta ~ Dirichlet(1): constant density on the simplex
   {
-    // the log-sum-exp of every distinct menu through one sparse product, the
-    // utilities shifted by their maximum (no overflow); exact per menu only if
-    // a whole menu underflowed (alpha times a utility gap above ~745)
-    vector[R] u = alpha * eta;
-    real u_max = max(u);
-    vector[S] menu_sum = csr_matrix_times_vector(S, R, menu_w, menu_v, menu_u, exp(u - u_max));
+    // the log-sum-exp of every distinct menu through one sparse product. The
+    // utilities are measured from the best alternative's, alpha (eta - max(eta))
+    // <= 0: no overflow, and no cancellation of huge terms (alpha eta itself
+    // reaches 1e16 far out along the ridge, where the two dot products below
+    // would lose every digit and could sum to a large positive log density).
+    // Exact because sum(n_chosen) = sum(n_shown) = M. Per menu only if a whole
+    // menu underflowed (alpha times a utility gap above ~745).
+    vector[R] u = alpha * (eta - max(eta));
+    vector[S] menu_sum = csr_matrix_times_vector(S, R, menu_w, menu_v, menu_u, exp(u));
     vector[S] log_norm;
     if (min(menu_sum) > 0) {
-      log_norm = u_max + log(menu_sum);
+      log_norm = log(menu_sum);
     } else {
       for (s in 1:S)
         log_norm[s] = log_sum_exp(u[segment(menu_alt, menu_start[first_obs[s]], menu_size[first_obs[s]])]);
@@ -203,7 +206,7 @@ generated quantities {
   vector[M] log_lik;
   array[M] int y_rep;
   for (m in 1:M) {
-    vector[menu_size[m]] u = alpha * eta[segment(menu_alt, menu_start[m], menu_size[m])];
+    vector[menu_size[m]] u = alpha * (eta[segment(menu_alt, menu_start[m], menu_size[m])] - max(eta));  // as in the model block
     log_lik[m] = categorical_logit_lpmf(y[m] | u);
     y_rep[m] = categorical_logit_rng(u);
   }

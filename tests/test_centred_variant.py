@@ -151,28 +151,37 @@ def weak_study():
     return data
 
 
+#: sampler seeds of the comparison: one seed's short chains can go either way
+#: on the ESS (see the docstrings), three together do not
+WEAK_SEEDS = (1, 2, 3)
+
+
 @pytest.fixture(scope="module")
 def weak_fits():
+    """{model: [fit per seed in WEAK_SEEDS]} on the weakly informed data."""
     data = weak_study()
-    return {model: fit(model, data, seed=1, **WEAK_SETTINGS) for model in MODELS}
+    return {model: [fit(model, data, seed=seed, **WEAK_SETTINGS) for seed in WEAK_SEEDS] for model in MODELS}
 
 
 @pytest.mark.slow
 def test_centred_fit_diverges_more_on_weakly_informed_cells(weak_fits):
-    """Same data, prior, seed and settings: the centred fit has more divergent transitions.
+    """Same data, prior, seeds and settings: the centred fit has more divergent transitions.
 
-    Not a tuned seed: on these data, with these settings, the centred fit had
-    9 to 188 divergent transitions (of 600 draws) for every sampler seed from
-    1 to 10, the non-centred fit 0 to 4, and the centred bulk ESS of
-    sigma_cell was lower for every seed.
+    Not tuned seeds: on these data, with these settings, the centred fit had
+    14 to 309 divergent transitions (of 600 draws) for every sampler seed from
+    1 to 10, the non-centred fit none.
     """
-    counts = {model: int(idata.sample_stats["diverging"].sum()) for model, idata in weak_fits.items()}
+    counts = {model: sum(int(idata.sample_stats["diverging"].sum()) for idata in fits)
+              for model, fits in weak_fits.items()}
     assert counts["h_m01_centered"] > counts["h_m01"], counts
 
 
 @pytest.mark.slow
 def test_centred_fit_mixes_sigma_cell_worse_on_weakly_informed_cells(weak_fits):
-    """The funnel also shows in the effective sample size of sigma_cell (bulk ESS)."""
-    ess = {model: float(az.ess(idata, var_names=["sigma_cell"], method="bulk")["sigma_cell"])
-           for model, idata in weak_fits.items()}
+    """The funnel also shows in the effective sample size of sigma_cell (bulk ESS,
+    summed over the seeds). For one seed at a time the centred ESS was lower for 9
+    of the sampler seeds 1 to 10 (3 to 162 against 181 to 336); seed 1 was the
+    exception (95 against 84), so the test sums three seeds."""
+    ess = {model: sum(float(az.ess(idata, var_names=["sigma_cell"], method="bulk")["sigma_cell"]) for idata in fits)
+           for model, fits in weak_fits.items()}
     assert ess["h_m01_centered"] < ess["h_m01"], ess

@@ -42,6 +42,26 @@ def test_log_alpha_moments_match_simulation_on_the_seed_design():
     assert np.all(np.abs(variance - moments["sd"].to_numpy() ** 2) < 4 * variance_se)
 
 
+
+def test_log_alpha_moments_with_sigma_cell_held_match_simulation():
+    """With sigma_cell held (the formulation chapter's sweep), log alpha_j is exactly
+    normal: gamma0 + x_j gamma + s z_j. Its simulated mean and variance must match."""
+    priors = HM01Priors(gamma0_mu=2.5, gamma0_sd=0.8, gamma_sd=0.6, sigma_cell_sd=0.7)
+    held = 1.7
+    moments = pp.log_alpha_prior_moments(SEED_DESIGN, priors, sigma_cell=held)
+    assert moments["sd"].iloc[0] == pytest.approx(np.sqrt(0.8**2 + held**2))
+    rng = np.random.default_rng(2)
+    n = 200_000
+    X = SEED_DESIGN.X.to_numpy(dtype=float)
+    draws = (rng.normal(2.5, 0.8, size=(n, 1)) + rng.normal(0.0, 0.6, size=(n, X.shape[1])) @ X.T
+             + held * rng.normal(size=(n, X.shape[0])))
+    mean_se = moments["sd"].to_numpy() / np.sqrt(n)
+    assert np.all(np.abs(draws.mean(axis=0) - moments["mean"].to_numpy()) < 4 * mean_se)
+    variance_se = moments["sd"].to_numpy() ** 2 * np.sqrt(2 / n)  # normal: SE of a variance
+    assert np.all(np.abs(draws.var(axis=0) - moments["sd"].to_numpy() ** 2) < 4 * variance_se)
+    with pytest.raises(ValueError, match="sigma_cell"):
+        pp.log_alpha_prior_moments(SEED_DESIGN, priors, sigma_cell=-1.0)
+
 def test_behaviour_at_the_limits_of_alpha():
     menus = random_menus(300, 10, seed=2)
     eta = np.random.default_rng(3).random((2, 10))

@@ -63,7 +63,7 @@ def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
     # far out, where both programs leave their shifted exponentials for the exact
     # sums: a huge alpha (whole menus underflow) and huge beliefs (softmax rows underflow)
     points.append((12.0, rng.normal(0.0, 1.5, size=n_beta + n_delta)))
-    # (beta_free's first K - 1 rows are beta_rot times alpha |c|, hence the larger factor)
+    # (beta_free's first K - 1 rows are beta_rot times 1 + alpha |c|, hence the larger factor)
     points.append((G0, np.concatenate([3e5 * rng.normal(size=n_beta), rng.normal(size=n_delta)])))
     for log_alpha, rest in points:
         m_point = [log_alpha, *rest]
@@ -110,7 +110,7 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
     points = [rng.normal(0.0, 1.0, size=n_par) for _ in range(5)]
     # far out, where h_m01's shifted exponentials underflow and it falls back to
     # the exact row-by-row and menu-by-menu sums: log alpha near 12 with beliefs
-    # as spread as usual (beta_free holds beta_rot times alpha |c|, hence its
+    # as spread as usual (beta_free holds beta_rot times 1 + alpha |c|, hence its
     # factor; a whole menu far below its cell's best alternative) and beliefs
     # scaled by 3000 (softmax rows far below the cell's largest logit)
     huge_alpha = rng.normal(0.0, 1.0, size=n_par)
@@ -313,7 +313,7 @@ def _constrained(model, point) -> dict[str, np.ndarray]:
 
 def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
     """Both programs sample beta_free and report beta = Q(delta) beta_rot (column-major
-    blocks), beta_rot being beta_free with its first K - 1 rows divided by alpha |c|.
+    blocks), beta_rot being beta_free with its first K - 1 rows divided by 1 + alpha |c|.
     At random points, with K = 3 and K = 4 side by side, Stan's beta_rot equals
     NumPy's choice.beta_rot_from_free and Stan's beta equals
     choice.utility_rotation(delta) @ beta_rot, and every feature column keeps its
@@ -360,8 +360,8 @@ def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
 
 
 def test_scaled_beliefs_carry_their_jacobian(cell):
-    """m_01 samples beta_free (beta_rot's first K - 1 rows times alpha |c|) and must add
-    the log Jacobian -(K - 1) D log(alpha |c|), so that the model is unchanged. The
+    """m_01 samples beta_free (beta_rot's first K - 1 rows times 1 + alpha |c|) and must add
+    the log Jacobian -(K - 1) D log(1 + alpha |c|), so that the model is unchanged. The
     reference is the same program sampling beta_rot directly (its `parameters` line
     swapped, beta_rot_lp's call removed): at random points the two log densities,
     the new one at beta_free and the reference at beta_rot_from_free(beta_free),
@@ -391,7 +391,7 @@ def test_scaled_beliefs_carry_their_jacobian(cell):
         rot = beta_rot_from_free(free, alpha, delta)
         reference_point = [point[0], *rot.T.ravel(), *point[1 + K * D :]]
         upsilon = utilities(delta)
-        log_jacobian = -(K - 1) * D * np.log(alpha * np.linalg.norm(upsilon - upsilon.mean()))
+        log_jacobian = -(K - 1) * D * np.log1p(alpha * np.linalg.norm(upsilon - upsilon.mean()))
         gaps.append(model.log_prob(list(point)) - reference.log_prob(reference_point) - log_jacobian)
     assert np.ptp(gaps) < 1e-8, gaps
 

@@ -85,7 +85,7 @@ def utility_rotation(delta: np.ndarray) -> np.ndarray:
     1/sqrt(K): logits shifted by a constant leave psi unchanged, so the last
     row of ``beta_rot`` is known from the prior alone. Q is a rotation for
     every delta: the Normal prior of beta and the posterior are unchanged.
-    (The programs then sample the other rows multiplied by alpha |c|; see
+    (The programs then sample the other rows multiplied by 1 + alpha |c|; see
     :func:`beta_rot_from_free`.)
 
     Construction (as in Stan's ``utility_rotation``): ``ref`` is the unit vector
@@ -125,21 +125,24 @@ def beta_rot_from_free(beta_free: np.ndarray, alpha: np.ndarray, delta: np.ndarr
     """``beta_rot`` from the coordinates ``beta_free`` the Stan programs sample.
 
     ``beta_free`` is ``beta_rot`` with its first K - 1 rows multiplied by
-    alpha |c|, c = upsilon - mean(upsilon): the choice probabilities depend on
-    alpha times the spread of the expected utilities, and in these coordinates
-    that product, not a funnel between alpha and beta, is what the sampler
-    moves. The last row (constant logits) is not scaled. ``beta = Q(delta) @
-    beta_rot`` (:func:`utility_rotation`).
+    1 + alpha |c|, c = upsilon - mean(upsilon). The choice probabilities depend
+    on alpha times the spread of the expected utilities; where alpha |c| is
+    large (nearly deterministic choices) this scale follows alpha and removes
+    the funnel between alpha and the beliefs, and where it is small (nearly
+    random choices) it stays near 1 and leaves the prior's scale alone. The
+    last row (constant logits) is not scaled. ``beta = Q(delta) @ beta_rot``
+    (:func:`utility_rotation`).
 
     beta_free : (..., K, D); alpha : (...); delta : (..., K-1). Returns (..., K, D).
 
     >>> b = beta_rot_from_free(np.ones((3, 1)), np.array(2.0), np.array([0.5, 0.5]))
-    >>> b[:, 0].round(4).tolist()   # |c| = sqrt(0.5): rows 1-2 divided by 2 sqrt(0.5)
-    [0.7071, 0.7071, 1.0]
+    >>> b[:, 0].round(4).tolist()   # |c| = sqrt(0.5): rows 1-2 divided by 1 + 2 sqrt(0.5)
+    [0.4142, 0.4142, 1.0]
     """
     beta_free = np.asarray(beta_free, dtype=float)
     upsilon = utilities(delta)
-    scale = np.asarray(alpha, dtype=float) * np.linalg.norm(upsilon - upsilon.mean(axis=-1, keepdims=True), axis=-1)
+    spread = np.linalg.norm(upsilon - upsilon.mean(axis=-1, keepdims=True), axis=-1)
+    scale = 1.0 + np.asarray(alpha, dtype=float) * spread
     beta_rot = beta_free.copy()
     beta_rot[..., :-1, :] = beta_free[..., :-1, :] / scale[..., None, None]
     return beta_rot

@@ -69,7 +69,9 @@ def _design_matrix(design: Design | pd.DataFrame) -> pd.DataFrame:
     return design.X if isinstance(design, Design) else design
 
 
-def log_alpha_prior_moments(design: Design | pd.DataFrame, priors: HM01Priors = HM01Priors()) -> pd.DataFrame:
+def log_alpha_prior_moments(
+    design: Design | pd.DataFrame, priors: HM01Priors = HM01Priors(), *, sigma_cell: float | None = None
+) -> pd.DataFrame:
     """Exact prior mean and standard deviation of log(alpha_j) for each cell.
 
     log alpha_j = gamma0 + x_j . gamma + sigma_cell z_j with independent
@@ -77,15 +79,22 @@ def log_alpha_prior_moments(design: Design | pd.DataFrame, priors: HM01Priors = 
     z_j ~ N(0, 1), so E[log alpha_j] = mu0 and
     Var[log alpha_j] = s0^2 + |x_j|^2 s_gamma^2 + s_sigma^2 (E[sigma_cell^2] = s_sigma^2).
     The distribution is not exactly normal (sigma_cell z_j is a scale mixture),
-    so quantiles come from simulation.
+    so quantiles come from simulation. With ``sigma_cell`` given, it is held at
+    that value (as ``fit(..., fixed={"sigma_cell": s})`` does) instead of drawn:
+    the last term is s^2 and the prior of log alpha_j is exactly normal.
 
     >>> from seu_sensitivity.design import factorial_design
     >>> m = log_alpha_prior_moments(factorial_design({"llm": ["a", "b"]}))
     >>> m.round(3).to_dict("list")
     {'mean': [3.0, 3.0], 'sd': [1.118, 1.5]}
+    >>> log_alpha_prior_moments(factorial_design({"llm": ["a", "b"]}), sigma_cell=2.0)["sd"].round(3).tolist()
+    [2.236, 2.449]
     """
     X = _design_matrix(design).to_numpy(dtype=float)
-    variance = priors.gamma0_sd**2 + (X**2).sum(axis=1) * priors.gamma_sd**2 + priors.sigma_cell_sd**2
+    if sigma_cell is not None and not (np.isfinite(sigma_cell) and sigma_cell >= 0):
+        raise ValueError(f"sigma_cell must be a finite number >= 0, got {sigma_cell!r}")
+    cell_variance = priors.sigma_cell_sd**2 if sigma_cell is None else float(sigma_cell) ** 2
+    variance = priors.gamma0_sd**2 + (X**2).sum(axis=1) * priors.gamma_sd**2 + cell_variance
     return pd.DataFrame(
         {"mean": np.full(X.shape[0], priors.gamma0_mu), "sd": np.sqrt(variance)},
         index=_design_matrix(design).index,

@@ -46,17 +46,20 @@
 //    all and is known from the prior alone. On the pilot this halved the
 //    leapfrog steps per draw.
 // 2. Scale: the sampler moves beta_free, which is beta_rot with its first
-//    K_j - 1 rows multiplied by alpha_j |c| (beta_rot_lp, with the log
-//    Jacobian -(K_j - 1) D log(alpha_j |c|)). The choice probabilities depend
-//    on alpha_j times the spread of the expected utilities, so in beta_rot's
+//    K_j - 1 rows multiplied by s_j = 1 + alpha_j |c| (beta_rot_lp, with the
+//    log Jacobian -(K_j - 1) D log s_j). The choice probabilities depend on
+//    alpha_j times the spread of the expected utilities, so in beta_rot's
 //    coordinates a cell whose choices are nearly deterministic gives a curved
 //    ridge (large alpha, small beta) narrowing like a funnel; the sampler got
 //    stuck there (one chain of four, R-hat 1.5, hundreds of divergences) on
 //    the simulated studies of the formulation and implementation chapters.
-//    In beta_free the likelihood hardly depends on alpha_j once alpha_j is
-//    large, so that direction is governed by the priors, which are smooth.
-//    The constant row is left unscaled: the likelihood never sees it, and
-//    scaling it would turn its prior into a funnel in alpha_j.
+//    alpha_j |c| is how far a unit of beta_rot moves a logit. Where it is
+//    large the likelihood sets the scale of the beliefs, and s_j ~ alpha_j |c|
+//    straightens the ridge; where it is below 1 (a nearly random cell) the
+//    prior sets it, and s_j ~ 1 leaves beta_rot alone. Scaling by alpha_j |c|
+//    alone moved the funnel to small alpha_j instead, where nearly random
+//    cells then got stuck. The constant row is left unscaled: the likelihood
+//    never sees it, and scaling it would turn its prior into a funnel.
 // beta itself (beta_flat) is computed in generated quantities.
 functions {
   // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
@@ -108,16 +111,16 @@ functions {
   }
 
   // beta_rot of every cell from beta_free: the first K_j - 1 rows of cell j's
-  // K_j x D block are divided by alpha_j |c_g| (see the header, step 2), the
-  // last row (constant logits) is copied; adds the log Jacobian
-  // -(K_j - 1) D log(alpha_j |c_g|) of each cell.
+  // K_j x D block are divided by 1 + alpha_j |c_g| (see the header, step 2),
+  // the last row (constant logits) is copied; adds the log Jacobian
+  // -(K_j - 1) D log(1 + alpha_j |c_g|) of each cell.
   vector beta_rot_lp(vector beta_free, vector log_alpha, array[] int group, array[] int K, int D,
                      array[] int beta_start, vector delta_flat, array[] int delta_start) {
     vector[rows(beta_free)] beta_rot = beta_free;
     for (j in 1:size(group)) {
       int Kj = K[group[j]];
       vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
-      real log_scale = log_alpha[j] + log(norm2(upsilon - mean(upsilon)));
+      real log_scale = log1p_exp(log_alpha[j] + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha_j |c|)
       for (d in 1:D) {
         int first = beta_start[j] + (d - 1) * Kj;
         beta_rot[first:(first + Kj - 2)] = beta_free[first:(first + Kj - 2)] * exp(-log_scale);
@@ -251,7 +254,7 @@ parameters {
   array[1 - fix_sigma_cell] real<lower=0> sigma_cell_free;
   vector[P] gamma;
   vector[J] z;
-  vector[N_beta] beta_free;              // beta_rot with rows 1..K_j-1 times alpha_j |c| (beta_rot_lp)
+  vector[N_beta] beta_free;              // beta_rot with rows 1..K_j-1 times 1 + alpha_j |c| (beta_rot_lp)
   vector[N_delta_free] delta_free;
 }
 transformed parameters {
