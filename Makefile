@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP_NET := --retries 10 --timeout 60 --resume-retries 10
 
 .PHONY: book quick-book test setup browser clean-venv
 
@@ -13,8 +14,14 @@ setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --retries 10 --timeout 60 --upgrade pip
+	@# PyPI downloads can break off mid-file on slow links: pip resumes them,
+	@# and the whole install is retried twice before giving up.
+	@for attempt in 1 2 3; do \
+	  $(BIN)/python -m pip install --quiet $(PIP_NET) -r requirements.txt && break; \
+	  if [ $$attempt = 3 ]; then echo "pip install failed 3 times: check the network" >&2; exit 1; fi; \
+	  echo "pip install failed (attempt $$attempt of 3); retrying in 10 s" >&2; sleep 10; \
+	done
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
