@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@# and the whole install is retried twice before giving up.
 	@for attempt in 1 2 3; do \
 	  $(BIN)/python -m pip install --quiet $(PIP_NET) -r requirements.txt && break; \
-	  if [ $$attempt = 3 ]; then echo "pip install failed 3 times: check the network" >&2; exit 1; fi; \
+	  if [ $$attempt = 3 ]; then echo "pip install failed 3 times (see the errors above)" >&2; exit 1; fi; \
 	  echo "pip install failed (attempt $$attempt of 3); retrying in 10 s" >&2; sleep 10; \
 	done
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .

@@ -11,7 +11,9 @@ in the line defining log(s):
   choices are nearly deterministic);
 - ``alpha|c|``: s = alpha |c| (straightens that ridge, but puts a funnel at
   small alpha, where choices are nearly random);
-- ``1+alpha|c|``: s = 1 + alpha |c|, the shipped program.
+- ``1+alpha|c|``: s = 1 + alpha |c|, the shipped programs' scale (used for
+  the cells that ``belief_scale="auto"`` scales: at least 10 choices per
+  belief coordinate; every cell here has 15 or 50).
 
 Side by side in one run, each copy fits the same simulated cells: the six
 cells of a 2 x 3 experiment (log alpha around ``gamma0``, cells apart by the
@@ -101,7 +103,8 @@ def main() -> None:
     sources = variant_sources()
     rows = []
     for size, gamma0, cell_id, cell in cells():
-        _, stan_data, _, _ = prepare("m_01", cell, priors=PRIOR)
+        # scale_beliefs = 1 in every fit: the variants differ in what that scale is
+        _, stan_data, _, _ = prepare("m_01", cell, priors=PRIOR, belief_scale=True)
         for name, source in sources.items():
             result = backend.sample(StanProgram(f"m_01 [{name}]", None, source), stan_data, chains=args.chains,
                                     warmup=args.warmup, draws=args.draws, seed=args.seed)

@@ -48,9 +48,10 @@
 //    whatever delta is; the last row (constant logits) does not move psi at
 //    all and is known from the prior alone. On the pilot this halved the
 //    leapfrog steps per draw.
-// 2. Scale: the sampler moves beta_free, which is beta_rot with its first
-//    K_j - 1 rows multiplied by s_j = 1 + alpha_j |c| (beta_rot_lp, with the
-//    log Jacobian -(K_j - 1) D log s_j). The choice probabilities depend on
+// 2. Scale (cells with scale_beliefs[j] = 1): the sampler moves beta_free,
+//    which is beta_rot with its first K_j - 1 rows multiplied by
+//    s_j = 1 + alpha_j |c| (beta_rot_lp, with the log Jacobian
+//    -(K_j - 1) D log s_j); in the other cells beta_free = beta_rot. The choice probabilities depend on
 //    alpha_j times the spread of the expected utilities, so in beta_rot's
 //    coordinates a cell whose choices are nearly deterministic gives a curved
 //    ridge (large alpha, small beta) narrowing like a funnel; the sampler got
@@ -63,6 +64,12 @@
 //    alone moved the funnel to small alpha_j instead, where nearly random
 //    cells then got stuck. The constant row is left unscaled: the likelihood
 //    never sees it, and scaling it would turn its prior into a funnel.
+//    The same holds for every direction the choices say little about: with
+//    few choices per belief coordinate (the pilot: 300 choices, 64 or 96
+//    coordinates per cell) most of beta_rot is set by the prior, and scaling
+//    it makes a funnel of the whole block (bulk ESS of log alpha 1050 -> 194
+//    on the pilot). Hence the switch, chosen per cell by
+//    seu_sensitivity.models.belief_scaling.
 // beta itself (beta_flat) is computed in generated quantities.
 functions {
   // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
@@ -113,14 +120,16 @@ functions {
     return x;
   }
 
-  // beta_rot of every cell from beta_free: the first K_j - 1 rows of cell j's
-  // K_j x D block are divided by 1 + alpha_j |c_g| (see the header, step 2),
-  // the last row (constant logits) is copied; adds the log Jacobian
-  // -(K_j - 1) D log(1 + alpha_j |c_g|) of each cell.
-  vector beta_rot_lp(vector beta_free, vector log_alpha, array[] int group, array[] int K, int D,
+  // beta_rot of every cell from beta_free: in a cell with scaled[j] = 1 the
+  // first K_j - 1 rows of its K_j x D block are divided by 1 + alpha_j |c_g|
+  // (see the header, step 2) and the log Jacobian -(K_j - 1) D log(1 + alpha_j |c_g|)
+  // is added; the last row (constant logits), and every row of an unscaled
+  // cell, is copied.
+  vector beta_rot_lp(vector beta_free, vector log_alpha, array[] int scaled, array[] int group, array[] int K, int D,
                      array[] int beta_start, vector delta_flat, array[] int delta_start) {
     vector[rows(beta_free)] beta_rot = beta_free;
     for (j in 1:size(group)) {
+      if (scaled[j] == 0) continue;  // beta_rot_j = beta_free_j
       int Kj = K[group[j]];
       vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
       real log_scale = log1p_exp(log_alpha[j] + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha_j |c|)
@@ -199,6 +208,8 @@ data {
   real gamma0_fixed;
   int<lower=0, upper=1> fix_sigma_cell;
   real<lower=0> sigma_cell_fixed;
+  // 1: sample cell j's beliefs in units of 1 + alpha_j |c| (header, step 2)
+  array[J] int<lower=0, upper=1> scale_beliefs;
 }
 transformed data {
   array[J] int beta_start;
@@ -339,7 +350,7 @@ parameters {
   array[1 - fix_sigma_cell] real<lower=0> sigma_cell_free;
   vector[P] gamma;
   vector[J] log_alpha;
-  vector[N_beta] beta_free;              // beta_rot with rows 1..K_j-1 times 1 + alpha_j |c| (beta_rot_lp)
+  vector[N_beta] beta_free;              // beta_rot, rows 1..K_j-1 times 1 + alpha_j |c| in scaled cells (beta_rot_lp)
   vector[N_delta_free] delta_free;
 }
 transformed parameters {
@@ -352,7 +363,7 @@ transformed parameters {
     delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
       = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
   // beta_j = Q(delta) beta_rot_j, cell by cell
-  vector[N_beta] beta_rot = beta_rot_lp(beta_free, log_alpha, group, K, D, beta_start, delta_flat, delta_start);
+  vector[N_beta] beta_rot = beta_rot_lp(beta_free, log_alpha, scale_beliefs, group, K, D, beta_start, delta_flat, delta_start);
 }
 model {
   gamma0_free ~ normal(gamma0_mu, gamma0_sd);

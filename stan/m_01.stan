@@ -13,10 +13,11 @@
 // beta is sampled as in h_m01.stan (its header explains why), with the same
 // functions: beta = Q(delta) beta_rot, Q orthogonal with its first column
 // along upsilon - mean(upsilon) and its last constant (a rotation, Jacobian
-// 1), and beta_rot's first K - 1 rows sampled multiplied by 1 + alpha |c|
-// (beta_free; beta_rot_lp adds the Jacobian), which removes the funnel
-// between alpha and the spread of the expected utilities. Same prior, same
-// posterior. beta is computed in generated quantities.
+// 1), and, when scale_beliefs = 1, beta_rot's first K - 1 rows sampled
+// multiplied by 1 + alpha |c| (beta_free; beta_rot_lp adds the Jacobian),
+// which removes the funnel between alpha and the spread of the expected
+// utilities when the choices pin the beliefs down (the switch is chosen by
+// seu_sensitivity.models.belief_scaling). Same prior, same posterior. beta is computed in generated quantities.
 // psi and eta are computed once per alternative; the likelihood, one
 // categorical_logit per observation, is evaluated through its sufficient
 // statistics (choice counts and distinct menus), which gives the same density.
@@ -33,11 +34,13 @@ functions {
     return basis - (2 / dot_self(v)) * v * (v' * basis);
   }
 
-  // beta_rot from beta_free: the first K - 1 rows divided by 1 + alpha |c|,
-  // the last (constant logits) copied; adds the log Jacobian
-  // -(K - 1) D log(1 + alpha |c|). h_m01.stan's beta_rot_lp for one cell.
-  matrix beta_rot_lp(matrix beta_free, real log_alpha, vector upsilon) {
+  // beta_rot from beta_free: if scaled = 1, the first K - 1 rows divided by
+  // 1 + alpha |c|, the last (constant logits) copied, and the log Jacobian
+  // -(K - 1) D log(1 + alpha |c|) added; if scaled = 0, beta_free itself.
+  // h_m01.stan's beta_rot_lp for one cell.
+  matrix beta_rot_lp(matrix beta_free, real log_alpha, int scaled, vector upsilon) {
     matrix[rows(beta_free), cols(beta_free)] beta_rot = beta_free;
+    if (scaled == 0) return beta_rot;
     real log_scale = log1p_exp(log_alpha + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha |c|)
     int K = rows(beta_free);
     beta_rot[1:(K - 1)] = beta_free[1:(K - 1)] * exp(-log_scale);
@@ -56,6 +59,7 @@ data {
   real alpha_mu;
   real<lower=0> alpha_sd;
   real<lower=0> beta_sd;
+  int<lower=0, upper=1> scale_beliefs;   // 1: beliefs sampled in units of 1 + alpha |c| (h_m01.stan, step 2)
 }
 transformed data {
   array[M] int menu_size;
@@ -155,12 +159,12 @@ transformed data {
 }
 parameters {
   real<lower=0> alpha;
-  matrix[K, D] beta_free;            // beta_rot with rows 1..K-1 times 1 + alpha |c| (beta_rot_lp)
+  matrix[K, D] beta_free;            // beta_rot, rows 1..K-1 times 1 + alpha |c| if scale_beliefs (beta_rot_lp)
   simplex[K - 1] delta;
 }
 transformed parameters {
   // beta = Q(delta) beta_rot
-  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), append_row(0, cumulative_sum(delta)));
+  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), scale_beliefs, append_row(0, cumulative_sum(delta)));
   vector[R] eta;                     // expected utility of each alternative
   {
     vector[K] upsilon = append_row(0, cumulative_sum(delta));

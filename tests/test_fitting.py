@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical
+from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical, stack_cells
 from seu_sensitivity.backends.pystan import PyStanBackend
 from seu_sensitivity.fitting import DEFAULT_SEED, fit, prepare, sampling_seconds
 from seu_sensitivity.models import HM01Priors, M01Priors, stan_dir, x_new_frame
@@ -153,6 +153,39 @@ def test_prepare_builds_the_documented_h_m01_data():
         1, 3.0, 1, 0.5)
     _, pooled, _, _ = prepare("h_m01", data, fixed={"sigma_cell": 0.0})
     assert (pooled["fix_gamma0"], pooled["fix_sigma_cell"], pooled["sigma_cell_fixed"]) == (0, 1, 0.0)
+
+
+def test_belief_scaling_follows_choices_per_belief_coordinate():
+    """"auto" scales a cell exactly when it has >= SCALED_BELIEFS_MIN_CHOICES choices per
+    coordinate (K - 1) D; True / False / a full {cell: bool} mapping override it, and the
+    choice reaches the Stan data and the fit's constant_data."""
+    from seu_sensitivity.models import SCALED_BELIEFS_MIN_CHOICES, belief_scaling
+
+    design = factorial_design({"llm": ["a", "b"]})
+    data, _ = simulate_hierarchical(design, n_obs=40, R=4, D=2, K=3, seed=1)   # 40 / 4 = 10 per coordinate
+    thin, _ = simulate_hierarchical(design, n_obs=39, R=4, D=2, K=3, seed=1)   # 9.75
+    assert SCALED_BELIEFS_MIN_CHOICES == 10.0
+    assert belief_scaling(data).tolist() == [1, 1] and belief_scaling(thin).tolist() == [0, 0]
+    mixed = stack_cells([data.cell(data.cell_ids[0]), thin.cell(thin.cell_ids[1])], design=design)
+    assert belief_scaling(mixed).tolist() == [1, 0]
+    assert belief_scaling(mixed, True).tolist() == [1, 1] and belief_scaling(mixed, False).tolist() == [0, 0]
+    flipped = {mixed.cell_ids[0]: False, mixed.cell_ids[1]: True}
+    assert belief_scaling(mixed, flipped).tolist() == [0, 1]
+    _, stan_data, layout, _ = prepare("h_m01", mixed, belief_scale=flipped)
+    assert stan_data["scale_beliefs"] == [0, 1] and layout.constant_data["scale_beliefs"].tolist() == [0, 1]
+    assert layout.dims["scale_beliefs"] == ["cell"]
+    _, m_data, m_layout, _ = prepare("m_01", thin.cell(thin.cell_ids[0]))
+    assert m_data["scale_beliefs"] == 0 and int(m_layout.constant_data["scale_beliefs"]) == 0
+    assert prepare("m_01", thin.cell(thin.cell_ids[0]), belief_scale=True)[1]["scale_beliefs"] == 1
+
+    with pytest.raises(ValueError, match=r"belief_scale: the mapping must name every cell once; unknown \['x'\], missing"):
+        belief_scaling(mixed, {mixed.cell_ids[0]: True, "x": False})
+    with pytest.raises(ValueError, match=f"belief_scale: cell '{mixed.cell_ids[1]}' has 1; expected True or False"):
+        belief_scaling(mixed, {mixed.cell_ids[0]: True, mixed.cell_ids[1]: 1})
+    with pytest.raises(ValueError, match="belief_scale: expected 'auto'"):
+        belief_scaling(mixed, "always")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        prepare("primer/normal_means", {}, belief_scale=True)
 
 
 def test_errors_name_the_problem(cell):

@@ -38,7 +38,8 @@ def hm01_reduced_fit(cell):
     return fit("h_m01", stack_cells([cell]), fixed={"gamma0": G0, "sigma_cell": S0}, seed=6, **FAST)
 
 
-def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
+@pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
+def test_reduction_log_density_equals_m01_up_to_a_constant(cell, scaled):
     """J = 1, P = 0, gamma0 and sigma_cell fixed: h_m01's log density is m_01's up to a constant.
 
     Unconstrained coordinates: m_01 has (log alpha, beta_free column-major, delta
@@ -46,12 +47,14 @@ def test_reduction_log_density_equals_m01_up_to_a_constant(cell):
     with the same order (beta_free -> beta_rot -> beta the same map in both) and the same stick-breaking transform, and
     z = (log alpha - gamma0) / sigma_cell, a linear map with constant
     Jacobian. So the difference of the two log densities must not depend on
-    the point. A wrong beta layout, simplex transform or prior would make it vary.
+    the point. A wrong beta layout, simplex transform or prior would make it vary,
+    with the beliefs scaled or not.
     """
     import stan
 
-    _, m_data, _, _ = prepare("m_01", cell, priors=M01Priors(alpha_mu=G0, alpha_sd=S0))
-    _, h_data, _, _ = prepare("h_m01", stack_cells([cell]), fixed={"gamma0": G0, "sigma_cell": S0})
+    _, m_data, _, _ = prepare("m_01", cell, priors=M01Priors(alpha_mu=G0, alpha_sd=S0), belief_scale=scaled)
+    _, h_data, _, _ = prepare("h_m01", stack_cells([cell]), fixed={"gamma0": G0, "sigma_cell": S0},
+                              belief_scale=scaled)
     m_program, _, _, _ = prepare("m_01", cell)
     h_program, _, _, _ = prepare("h_m01", stack_cells([cell]))
     m_model = stan.build(m_program.source, data=m_data, random_seed=1)
@@ -313,19 +316,22 @@ def _constrained(model, point) -> dict[str, np.ndarray]:
 
 def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
     """Both programs sample beta_free and report beta = Q(delta) beta_rot (column-major
-    blocks), beta_rot being beta_free with its first K - 1 rows divided by 1 + alpha |c|.
-    At random points, with K = 3 and K = 4 side by side, Stan's beta_rot equals
-    NumPy's choice.beta_rot_from_free and Stan's beta equals
-    choice.utility_rotation(delta) @ beta_rot, and every feature column keeps its
-    length, so Q is a rotation (Jacobian 1). A Q that is not orthogonal, a scale
-    that uses the wrong cell's alpha, or the wrong group's delta, fails here."""
+    blocks), beta_rot being beta_free with its first K - 1 rows divided by 1 + alpha |c|
+    in the cells whose beliefs are scaled, and beta_free itself in the others. At
+    random points, with K = 3 and K = 4 side by side and scaled and unscaled cells
+    alternating, Stan's beta_rot equals NumPy's choice.beta_rot_from_free and
+    Stan's beta equals choice.utility_rotation(delta) @ beta_rot, and every feature
+    column keeps its length, so Q is a rotation (Jacobian 1). A Q that is not
+    orthogonal, a scale that uses the wrong cell's alpha or switch, or the wrong
+    group's delta, fails here."""
     import stan
 
     from seu_sensitivity.choice import beta_rot_from_free, utility_rotation
 
     rng = np.random.default_rng(12)
     data, _ = ragged
-    program, stan_data, _, _ = prepare("h_m01", data)
+    scaled = {cell_id: j % 2 == 0 for j, cell_id in enumerate(data.cell_ids)}
+    program, stan_data, _, _ = prepare("h_m01", data, belief_scale=scaled)
     model = stan.build(program.source, data=stan_data, random_seed=1)
     n_par = len(model.unconstrain_pars(
         {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
@@ -341,42 +347,50 @@ def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
             free = values["beta_free"][block].reshape(data.D, K_j).T
             rot = values["beta_rot"][block].reshape(data.D, K_j).T
             beta = values["beta_flat"][block].reshape(data.D, K_j).T
-            np.testing.assert_allclose(rot, beta_rot_from_free(free, values["alpha"][j], delta), rtol=1e-10)
+            expected = beta_rot_from_free(free, values["alpha"][j], delta, scaled=scaled[data.cell_ids[j]])
+            np.testing.assert_allclose(rot, expected, rtol=1e-10)
             np.testing.assert_allclose(beta, utility_rotation(delta) @ rot, atol=1e-10)
             np.testing.assert_allclose(np.linalg.norm(beta, axis=0), np.linalg.norm(rot, axis=0), rtol=1e-10)
             start += K_j * data.D
 
-    m_program, m_data, _, _ = prepare("m_01", cell)
-    m_model = stan.build(m_program.source, data=m_data, random_seed=1)
-    n_m = len(m_model.unconstrain_pars({"alpha": 10.0, "beta_free": np.zeros((cell.K, cell.D)).tolist(),
-                                        "delta": [1.0 / (cell.K - 1)] * (cell.K - 1)}))
-    for _ in range(3):
-        values = _constrained(m_model, list(rng.normal(0.0, 1.5, size=n_m)))
-        rot = values["beta_rot"].reshape(cell.D, cell.K).T
-        free = values["beta_free"].reshape(cell.D, cell.K).T
-        beta = values["beta"].reshape(cell.D, cell.K).T
-        np.testing.assert_allclose(rot, beta_rot_from_free(free, values["alpha"][0], values["delta"]), rtol=1e-10)
-        np.testing.assert_allclose(beta, utility_rotation(values["delta"]) @ rot, atol=1e-10)
+    for m_scaled in (True, False):
+        m_program, m_data, _, _ = prepare("m_01", cell, belief_scale=m_scaled)
+        m_model = stan.build(m_program.source, data=m_data, random_seed=1)
+        n_m = len(m_model.unconstrain_pars({"alpha": 10.0, "beta_free": np.zeros((cell.K, cell.D)).tolist(),
+                                            "delta": [1.0 / (cell.K - 1)] * (cell.K - 1)}))
+        for _ in range(3):
+            values = _constrained(m_model, list(rng.normal(0.0, 1.5, size=n_m)))
+            rot = values["beta_rot"].reshape(cell.D, cell.K).T
+            free = values["beta_free"].reshape(cell.D, cell.K).T
+            beta = values["beta"].reshape(cell.D, cell.K).T
+            expected = beta_rot_from_free(free, values["alpha"][0], values["delta"], scaled=m_scaled)
+            np.testing.assert_allclose(rot, expected, rtol=1e-10)
+            np.testing.assert_allclose(beta, utility_rotation(values["delta"]) @ rot, atol=1e-10)
 
 
-def test_scaled_beliefs_carry_their_jacobian(cell):
-    """m_01 samples beta_free (beta_rot's first K - 1 rows times 1 + alpha |c|) and must add
-    the log Jacobian -(K - 1) D log(1 + alpha |c|), so that the model is unchanged. The
-    reference is the same program sampling beta_rot directly (its `parameters` line
-    swapped, beta_rot_lp's call removed): at random points the two log densities,
-    the new one at beta_free and the reference at beta_rot_from_free(beta_free),
-    must differ by exactly that Jacobian. A wrong sign or power fails here; the
-    reduction test carries the check over to h_m01, whose map is the same."""
+@pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
+def test_scaled_beliefs_carry_their_jacobian(cell, scaled):
+    """m_01 samples beta_free (beta_rot's first K - 1 rows times 1 + alpha |c| when the
+    beliefs are scaled) and must add the log Jacobian -(K - 1) D log(1 + alpha |c|),
+    so that the model is unchanged; unscaled, beta_free is beta_rot and no term is
+    added. The reference is the same program sampling beta_rot directly (its
+    `parameters` line swapped, beta_rot_lp's call removed): at random points the
+    two log densities, the new one at beta_free and the reference at
+    beta_rot_from_free(beta_free), must differ by exactly that Jacobian (0
+    unscaled). A wrong sign or power, or a Jacobian added to unscaled beliefs,
+    fails here; the reduction test carries the check over to h_m01, whose map is
+    the same."""
     import stan
 
     from seu_sensitivity.choice import beta_rot_from_free, utilities
 
-    program, m_data, _, _ = prepare("m_01", cell)
+    program, m_data, _, _ = prepare("m_01", cell, belief_scale=scaled)
     source = program.source
-    scaled = "  matrix[K, D] beta_free;"
-    call = "  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), append_row(0, cumulative_sum(delta)));"
-    assert source.count(scaled) == 1 and source.count(call) == 1, "m_01.stan changed: update the reference"
-    reference_source = source.replace(scaled, "  matrix[K, D] beta_rot;").replace(call, "")
+    free_line = "  matrix[K, D] beta_free;"
+    call = ("  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), scale_beliefs, "
+            "append_row(0, cumulative_sum(delta)));")
+    assert source.count(free_line) == 1 and source.count(call) == 1, "m_01.stan changed: update the reference"
+    reference_source = source.replace(free_line, "  matrix[K, D] beta_rot;").replace(call, "")
     model = stan.build(source, data=m_data, random_seed=1)
     reference = stan.build(reference_source, data=m_data, random_seed=1)
     rng = np.random.default_rng(21)
@@ -388,10 +402,10 @@ def test_scaled_beliefs_carry_their_jacobian(cell):
         values = _constrained(model, list(point))
         alpha, delta = values["alpha"][0], values["delta"]
         free = values["beta_free"].reshape(D, K).T
-        rot = beta_rot_from_free(free, alpha, delta)
+        rot = beta_rot_from_free(free, alpha, delta, scaled=scaled)
         reference_point = [point[0], *rot.T.ravel(), *point[1 + K * D :]]
         upsilon = utilities(delta)
-        log_jacobian = -(K - 1) * D * np.log1p(alpha * np.linalg.norm(upsilon - upsilon.mean()))
+        log_jacobian = -(K - 1) * D * np.log1p(alpha * np.linalg.norm(upsilon - upsilon.mean())) if scaled else 0.0
         gaps.append(model.log_prob(list(point)) - reference.log_prob(reference_point) - log_jacobian)
     assert np.ptp(gaps) < 1e-8, gaps
 

@@ -85,8 +85,8 @@ def utility_rotation(delta: np.ndarray) -> np.ndarray:
     1/sqrt(K): logits shifted by a constant leave psi unchanged, so the last
     row of ``beta_rot`` is known from the prior alone. Q is a rotation for
     every delta: the Normal prior of beta and the posterior are unchanged.
-    (The programs then sample the other rows multiplied by 1 + alpha |c|; see
-    :func:`beta_rot_from_free`.)
+    (The programs may then sample the other rows multiplied by 1 + alpha |c|;
+    see :func:`beta_rot_from_free`.)
 
     Construction (as in Stan's ``utility_rotation``): ``ref`` is the unit vector
     along the decreasing ramp (K-1, ..., 1, 0) centred; ``basis`` the Q factor
@@ -121,11 +121,15 @@ def utility_rotation(delta: np.ndarray) -> np.ndarray:
     return basis - (2.0 / np.sum(v * v, axis=-1))[..., None, None] * v[..., :, None] * vb[..., None, :]
 
 
-def beta_rot_from_free(beta_free: np.ndarray, alpha: np.ndarray, delta: np.ndarray) -> np.ndarray:
+def beta_rot_from_free(
+    beta_free: np.ndarray, alpha: np.ndarray, delta: np.ndarray, scaled: bool = True
+) -> np.ndarray:
     """``beta_rot`` from the coordinates ``beta_free`` the Stan programs sample.
 
-    ``beta_free`` is ``beta_rot`` with its first K - 1 rows multiplied by
-    1 + alpha |c|, c = upsilon - mean(upsilon). The choice probabilities depend
+    With ``scaled`` (the programs' ``scale_beliefs`` = 1, see
+    :func:`seu_sensitivity.models.belief_scaling`) ``beta_free`` is
+    ``beta_rot`` with its first K - 1 rows multiplied by 1 + alpha |c|,
+    c = upsilon - mean(upsilon); without it the two are equal. The choice probabilities depend
     on alpha times the spread of the expected utilities; where alpha |c| is
     large (nearly deterministic choices) this scale follows alpha and removes
     the funnel between alpha and the beliefs, and where it is small (nearly
@@ -138,8 +142,12 @@ def beta_rot_from_free(beta_free: np.ndarray, alpha: np.ndarray, delta: np.ndarr
     >>> b = beta_rot_from_free(np.ones((3, 1)), np.array(2.0), np.array([0.5, 0.5]))
     >>> b[:, 0].round(4).tolist()   # |c| = sqrt(0.5): rows 1-2 divided by 1 + 2 sqrt(0.5)
     [0.4142, 0.4142, 1.0]
+    >>> beta_rot_from_free(np.ones((3, 1)), np.array(2.0), np.array([0.5, 0.5]), scaled=False)[:, 0].tolist()
+    [1.0, 1.0, 1.0]
     """
     beta_free = np.asarray(beta_free, dtype=float)
+    if not scaled:
+        return beta_free.copy()
     upsilon = utilities(delta)
     spread = np.linalg.norm(upsilon - upsilon.mean(axis=-1, keepdims=True), axis=-1)
     scale = 1.0 + np.asarray(alpha, dtype=float) * spread

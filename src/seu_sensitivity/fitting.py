@@ -220,6 +220,7 @@ def fit(
     constant_data: Mapping[str, Any] | None = None,
     X_new: Any = None,
     fixed: Mapping[str, float] | None = None,
+    belief_scale: bool | str | Mapping[str, bool] = "auto",
     **sampler: Any,
 ) -> az.InferenceData:
     """Fit a Stan program from ``stan/`` with NUTS and return an ArviZ InferenceData.
@@ -257,6 +258,13 @@ def fit(
         h_m01: hold ``gamma0`` and/or ``sigma_cell`` at given values, e.g.
         ``{"gamma0": g, "sigma_cell": s}`` (the reduction to m_01) or
         ``{"sigma_cell": 0.0}`` (complete pooling on the regression line).
+    belief_scale
+        m_01 and h_m01: sample each cell's beliefs in units of 1 + alpha |c|
+        (``True``), as they are (``False``), per cell (``{cell id: bool}``), or
+        ``"auto"``: scaled where a cell has at least 10 choices per belief
+        coordinate (:func:`~seu_sensitivity.models.belief_scaling`). Same
+        model either way; only the sampler's geometry differs. The choice is
+        kept in ``constant_data["scale_beliefs"]``.
     **sampler
         Stan sampler settings: ``adapt_delta``, ``max_treedepth`` (or ``max_depth``), ...
 
@@ -281,6 +289,8 @@ def fit(
         options["X_new"] = X_new
     if fixed is not None:
         options["fixed"] = fixed
+    if not (isinstance(belief_scale, str) and belief_scale == "auto"):
+        options["belief_scale"] = belief_scale
     program, stan_data, layout, postprocess = prepare(
         model,
         data,

@@ -92,6 +92,62 @@ import pandas as pd  # noqa: E402
 
 from seu_sensitivity.stacking import CellData, StackedData  # noqa: E402
 
+#: ``belief_scale="auto"`` samples a cell's beliefs in units of 1 + alpha |c|
+#: when it has at least this many choices per belief coordinate, (K - 1) D.
+#: Measured (README, "Which cells get scaled beliefs"): the simulated cells of
+#: the formulation and implementation chapters (15 and 50 choices per
+#: coordinate) mix far better scaled; the pilot's cells (3 to 4.7) far worse.
+SCALED_BELIEFS_MIN_CHOICES = 10.0
+
+
+def belief_scaling(data: CellData | StackedData, belief_scale: Any = "auto") -> np.ndarray:
+    """Which cells the Stan programs sample with beliefs scaled by 1 + alpha |c| (1) or as they are (0).
+
+    Either choice gives the same model (same prior, same posterior); it only
+    changes the geometry the sampler sees. Scaling straightens the curved
+    ridge between alpha and the beliefs that appears when the choices pin
+    alpha times the beliefs down; where most belief coordinates are set by
+    the prior (few choices per coordinate, as with 32-dimensional
+    embeddings) it turns them into a funnel instead. See the header of
+    ``stan/h_m01.stan``.
+
+    belief_scale : ``"auto"`` (scale a cell when it has at least
+        :data:`SCALED_BELIEFS_MIN_CHOICES` choices per belief coordinate
+        (K - 1) D), ``True`` / ``False`` for every cell, or a mapping
+        ``{cell id: bool}`` naming every cell.
+
+    Returns an int array with one entry per cell (one for a ``CellData``).
+
+    >>> from seu_sensitivity import simulate_cell
+    >>> cell, _ = simulate_cell(M=100, R=8, D=1, K=3, seed=1)
+    >>> belief_scaling(cell).tolist(), belief_scaling(cell, False).tolist()   # 100 / (2 * 1) = 50 choices per coordinate
+    ([1], [0])
+    """
+    if isinstance(data, StackedData):
+        cell_ids = list(data.cell_ids)
+        n_choices = np.bincount(np.asarray(data.cell_of) - 1, minlength=data.J)
+        n_coordinates = (np.asarray(data.K) - 1) * data.D
+    else:
+        cell_ids = ["cell"]
+        n_choices = np.array([data.M])
+        n_coordinates = np.array([(data.K - 1) * data.D])
+    if isinstance(belief_scale, str):
+        if belief_scale != "auto":
+            raise ValueError(f"belief_scale: expected 'auto', True, False or {{cell id: bool}}, got {belief_scale!r}")
+        return (n_choices >= SCALED_BELIEFS_MIN_CHOICES * n_coordinates).astype(int)
+    if isinstance(belief_scale, (bool, np.bool_)):
+        return np.full(len(cell_ids), int(belief_scale))
+    if isinstance(belief_scale, Mapping):
+        unknown = [c for c in belief_scale if c not in cell_ids]
+        missing = [c for c in cell_ids if c not in belief_scale]
+        if unknown or missing:
+            raise ValueError(f"belief_scale: the mapping must name every cell once; unknown {unknown}, missing {missing}")
+        wrong = [c for c in cell_ids if not isinstance(belief_scale[c], (bool, np.bool_))]
+        if wrong:
+            raise ValueError(f"belief_scale: cell {wrong[0]!r} has {belief_scale[wrong[0]]!r}; expected True or False")
+        return np.array([int(belief_scale[c]) for c in cell_ids])
+    raise ValueError(f"belief_scale: expected 'auto', True, False or {{cell id: bool}}, got {belief_scale!r}")
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -138,7 +194,8 @@ class ModelSpec:
 
 
 def _m01_stan_data(data: CellData, priors: M01Priors, options: Mapping[str, Any]) -> dict[str, Any]:
-    return {**data.to_stan(), **priors.to_stan()}
+    scaled = belief_scaling(data, options.get("belief_scale", "auto"))
+    return {**data.to_stan(), **priors.to_stan(), "scale_beliefs": int(scaled[0])}
 
 
 def _m01_layout(data: CellData, options: Mapping[str, Any]) -> Layout:
@@ -160,7 +217,10 @@ def _m01_layout(data: CellData, options: Mapping[str, Any]) -> Layout:
         log_likelihood={"log_lik": "y"},
         posterior_predictive={"y_rep": "y"},
         observed_data={"y": np.asarray(data.y)},
-        constant_data={"menu_size": np.asarray(data.menu_sizes)},
+        constant_data={
+            "menu_size": np.asarray(data.menu_sizes),
+            "scale_beliefs": np.asarray(belief_scaling(data, options.get("belief_scale", "auto"))[0]),
+        },
     )
 
 
@@ -233,6 +293,7 @@ def _hm01_stan_data(data: StackedData, priors: HM01Priors, options: Mapping[str,
         gamma0_fixed=float(fixed.get("gamma0", 0.0)),
         fix_sigma_cell=int("sigma_cell" in fixed),
         sigma_cell_fixed=float(fixed.get("sigma_cell", 0.0)),
+        scale_beliefs=belief_scaling(data, options.get("belief_scale", "auto")).tolist(),
     )
     return out
 
@@ -260,6 +321,7 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
             "y": ["obs"],
             "cell_index": ["obs"],
             "X": ["cell", "predictor"],
+            "scale_beliefs": ["cell"],
         },
         coords={
             "cell": list(data.cell_ids),
@@ -274,7 +336,11 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
         log_likelihood={"log_lik": "y"},
         posterior_predictive={"y_rep": "y"},
         observed_data={"y": np.asarray(data.y)},
-        constant_data={"cell_index": np.asarray(data.cell_of), "X": data.X.to_numpy(dtype=float)},
+        constant_data={
+            "cell_index": np.asarray(data.cell_of),
+            "X": data.X.to_numpy(dtype=float),
+            "scale_beliefs": belief_scaling(data, options.get("belief_scale", "auto")),
+        },
     )
 
 
@@ -302,12 +368,14 @@ def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[s
 
 #: model name -> its spec. Names are paths under stan/ without ".stan".
 REGISTRY: dict[str, ModelSpec] = {
-    "m_01": ModelSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity),
+    "m_01": ModelSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity, ("belief_scale",)),
     "h_m01": ModelSpec(
-        "h_m01", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
+        "h_m01", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess,
+        ("X_new", "fixed", "belief_scale"),
     ),
     "h_m01_centered": ModelSpec(
-        "h_m01_centered", StackedData, HM01Priors, _hm01_centered_stan_data, _hm01_layout, _hm01_postprocess, ("X_new", "fixed")
+        "h_m01_centered", StackedData, HM01Priors, _hm01_centered_stan_data, _hm01_layout, _hm01_postprocess,
+        ("X_new", "fixed", "belief_scale"),
     ),
 }
 
