@@ -159,7 +159,7 @@ def test_belief_scaling_follows_choices_per_belief_coordinate():
     """"auto" scales a cell exactly when it has >= SCALED_BELIEFS_MIN_CHOICES choices per
     coordinate (K - 1) D; True / False / a full {cell: bool} mapping override it, and the
     choice reaches the Stan data and the fit's constant_data."""
-    from seu_sensitivity.models import SCALED_BELIEFS_MIN_CHOICES, belief_scaling
+    from seu_sensitivity.models import SCALED_BELIEFS_MIN_CHOICES, belief_scaling, choices_per_belief_coordinate
 
     design = factorial_design({"llm": ["a", "b"]})
     data, _ = simulate_hierarchical(design, n_obs=40, R=4, D=2, K=3, seed=1)   # 40 / 4 = 10 per coordinate
@@ -168,6 +168,7 @@ def test_belief_scaling_follows_choices_per_belief_coordinate():
     assert belief_scaling(data).tolist() == [1, 1] and belief_scaling(thin).tolist() == [0, 0]
     mixed = stack_cells([data.cell(data.cell_ids[0]), thin.cell(thin.cell_ids[1])], design=design)
     assert belief_scaling(mixed).tolist() == [1, 0]
+    assert choices_per_belief_coordinate(mixed).tolist() == [10.0, 9.75]
     assert belief_scaling(mixed, True).tolist() == [1, 1] and belief_scaling(mixed, False).tolist() == [0, 0]
     flipped = {mixed.cell_ids[0]: False, mixed.cell_ids[1]: True}
     assert belief_scaling(mixed, flipped).tolist() == [0, 1]

@@ -289,7 +289,7 @@ def fit(
         options["X_new"] = X_new
     if fixed is not None:
         options["fixed"] = fixed
-    if not (isinstance(belief_scale, str) and belief_scale == "auto"):
+    if belief_scale != "auto":  # "auto" is the packaged models' default; generic programs take no option
         options["belief_scale"] = belief_scale
     program, stan_data, layout, postprocess = prepare(
         model,

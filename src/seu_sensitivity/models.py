@@ -100,6 +100,20 @@ from seu_sensitivity.stacking import CellData, StackedData  # noqa: E402
 SCALED_BELIEFS_MIN_CHOICES = 10.0
 
 
+def choices_per_belief_coordinate(data: CellData | StackedData) -> np.ndarray:
+    """Each cell's choices divided by its (K - 1) D belief coordinates that the likelihood sees.
+
+    >>> from seu_sensitivity import simulate_cell
+    >>> cell, _ = simulate_cell(M=100, R=8, D=1, K=3, seed=1)
+    >>> choices_per_belief_coordinate(cell).tolist()   # 100 / (2 * 1)
+    [50.0]
+    """
+    if isinstance(data, StackedData):
+        n_choices = np.bincount(np.asarray(data.cell_of) - 1, minlength=data.J)
+        return n_choices / ((np.asarray(data.K) - 1) * data.D)
+    return np.array([data.M / ((data.K - 1) * data.D)])
+
+
 def belief_scaling(data: CellData | StackedData, belief_scale: Any = "auto") -> np.ndarray:
     """Which cells the Stan programs sample with beliefs scaled by 1 + alpha |c| (1) or as they are (0).
 
@@ -112,41 +126,32 @@ def belief_scaling(data: CellData | StackedData, belief_scale: Any = "auto") -> 
     ``stan/h_m01.stan``.
 
     belief_scale : ``"auto"`` (scale a cell when it has at least
-        :data:`SCALED_BELIEFS_MIN_CHOICES` choices per belief coordinate
-        (K - 1) D), ``True`` / ``False`` for every cell, or a mapping
-        ``{cell id: bool}`` naming every cell.
+        :data:`SCALED_BELIEFS_MIN_CHOICES` :func:`choices_per_belief_coordinate`),
+        ``True`` / ``False`` for every cell, or a mapping ``{cell id: bool}``
+        naming every cell.
 
     Returns an int array with one entry per cell (one for a ``CellData``).
 
     >>> from seu_sensitivity import simulate_cell
     >>> cell, _ = simulate_cell(M=100, R=8, D=1, K=3, seed=1)
-    >>> belief_scaling(cell).tolist(), belief_scaling(cell, False).tolist()   # 100 / (2 * 1) = 50 choices per coordinate
+    >>> belief_scaling(cell).tolist(), belief_scaling(cell, False).tolist()   # 50 choices per coordinate
     ([1], [0])
     """
-    if isinstance(data, StackedData):
-        cell_ids = list(data.cell_ids)
-        n_choices = np.bincount(np.asarray(data.cell_of) - 1, minlength=data.J)
-        n_coordinates = (np.asarray(data.K) - 1) * data.D
-    else:
-        cell_ids = ["cell"]
-        n_choices = np.array([data.M])
-        n_coordinates = np.array([(data.K - 1) * data.D])
-    if isinstance(belief_scale, str):
-        if belief_scale != "auto":
-            raise ValueError(f"belief_scale: expected 'auto', True, False or {{cell id: bool}}, got {belief_scale!r}")
-        return (n_choices >= SCALED_BELIEFS_MIN_CHOICES * n_coordinates).astype(int)
+    cell_ids = list(data.cell_ids) if isinstance(data, StackedData) else ["cell"]
+    if isinstance(belief_scale, str) and belief_scale == "auto":
+        return (choices_per_belief_coordinate(data) >= SCALED_BELIEFS_MIN_CHOICES).astype(int)
     if isinstance(belief_scale, (bool, np.bool_)):
         return np.full(len(cell_ids), int(belief_scale))
-    if isinstance(belief_scale, Mapping):
-        unknown = [c for c in belief_scale if c not in cell_ids]
-        missing = [c for c in cell_ids if c not in belief_scale]
-        if unknown or missing:
-            raise ValueError(f"belief_scale: the mapping must name every cell once; unknown {unknown}, missing {missing}")
-        wrong = [c for c in cell_ids if not isinstance(belief_scale[c], (bool, np.bool_))]
-        if wrong:
-            raise ValueError(f"belief_scale: cell {wrong[0]!r} has {belief_scale[wrong[0]]!r}; expected True or False")
-        return np.array([int(belief_scale[c]) for c in cell_ids])
-    raise ValueError(f"belief_scale: expected 'auto', True, False or {{cell id: bool}}, got {belief_scale!r}")
+    if not isinstance(belief_scale, Mapping):
+        raise ValueError(f"belief_scale: expected 'auto', True, False or {{cell id: bool}}, got {belief_scale!r}")
+    unknown = [c for c in belief_scale if c not in cell_ids]
+    missing = [c for c in cell_ids if c not in belief_scale]
+    if unknown or missing:
+        raise ValueError(f"belief_scale: the mapping must name every cell once; unknown {unknown}, missing {missing}")
+    wrong = [c for c in cell_ids if not isinstance(belief_scale[c], (bool, np.bool_))]
+    if wrong:
+        raise ValueError(f"belief_scale: cell {wrong[0]!r} has {belief_scale[wrong[0]]!r}; expected True or False")
+    return np.array([int(belief_scale[c]) for c in cell_ids])
 
 
 @dataclass(frozen=True)
