@@ -143,16 +143,23 @@ def test_cmdstanpy_zero_size_variables_are_filled_as_empty_arrays():
 @pytest.mark.slow
 def test_compile_into_cache_builds_a_complete_entry_once(tmp_path, monkeypatch):
     """The build that sidesteps aiohttp's 300 s limit leaves what httpstan's own handler
-    leaves (a loadable module, stanc.log, stderr.log), so stan.build finds it cached; a
-    second call and a program stanc rejects compile nothing."""
+    leaves (a loadable module, stanc.log, stderr.log), so stan.build finds it cached, and
+    nothing in the working directory; a second call and a program stanc rejects compile
+    nothing."""
     import httpstan.cache
     import httpstan.models
 
     from seu_sensitivity.backends.pystan import compile_into_cache, remove_incomplete_build
 
     monkeypatch.setattr(httpstan.cache, "cache_directory", lambda: tmp_path)
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     source = "parameters { real mu; } model { mu ~ normal(1, 1); }"
     assert compile_into_cache(source) is True
+    # setuptools' object files do not land in the working directory (a user's project)
+    assert list(workdir.iterdir()) == []
+    assert Path.cwd() == workdir
     folder = httpstan.cache.model_directory(httpstan.models.calculate_model_name(source))
     assert (folder / "stanc.log").is_file() and (folder / "stderr.log").is_file()
     assert remove_incomplete_build(source) is False  # complete

@@ -10,6 +10,7 @@ calls ``asyncio.run`` internally.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import tempfile
 import time
@@ -88,7 +89,11 @@ def compile_into_cache(source: str) -> bool:
         return False  # stan.build reports the syntax or semantic error
     httpstan.cache.dump_stanc_warnings(warnings, model_name)
     ensure_event_loop_compat()
-    output = asyncio.run(httpstan.models.build_services_extension_module(source))
+    # setuptools puts the object files (about 20 MB a program) under build/ in
+    # the working directory; build in a scratch folder so that nothing is left
+    # in the user's project. httpstan keeps only the linked module.
+    with tempfile.TemporaryDirectory(prefix="seu-stan-build-") as scratch, contextlib.chdir(scratch):
+        output = asyncio.run(httpstan.models.build_services_extension_module(source))
     httpstan.cache.dump_services_extension_module_compiler_output(output, model_name)
     return True
 
