@@ -64,7 +64,7 @@
 //    The same holds for every direction the choices say little about: with
 //    few choices per belief coordinate (the pilot: 300 choices, 64 or 96
 //    coordinates per cell) most of beta_rot is set by the prior, and scaling
-//    it makes a funnel of the whole block (bulk ESS of log alpha 1050 -> 194
+//    it makes a funnel of the whole block (bulk ESS of log alpha 822 -> 194
 //    on the pilot). Hence the switch, chosen per cell by
 //    seu_sensitivity.models.belief_scaling.
 // beta itself (beta_flat) is computed in generated quantities.
