@@ -21,6 +21,7 @@ from seu_sensitivity.validation import (
     coverage_threshold,
     ecdf_difference,
     ecdf_difference_band,
+    flag_counts,
     load_records,
     rank_statistic,
     recovery_table,
@@ -456,3 +457,19 @@ def test_sbc_contrast_plot_marks_the_miscalibrated_run():
     colours = [mcolors.to_hex(axes[i, 1].lines[0].get_color()) for i in range(2)]
     assert colours == [mcolors.to_hex("C0"), mcolors.to_hex("C3")]  # only the piled-up ranks leave the band
     plt.close(fig)
+
+
+def test_flag_counts_tallies_each_failed_check_per_run_and_skips_failed_replications():
+    def rec(*checks, status="ok"):
+        return {"status": status, "diagnostics": {"trustworthy": not checks, "failed_checks": list(checks)}}
+
+    runs = {
+        "a": [rec("max R-hat", "divergences"), rec("max R-hat"), rec(), rec("divergences", status="failed")],
+        "b": [rec("min bulk ESS"), rec()],
+    }
+    table = flag_counts(runs)
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a"].to_dict() == {"fits": 3, "flagged": 2, "max R-hat": 2, "divergences": 1, "min bulk ESS": 0}
+    assert table.loc["b"].to_dict() == {"fits": 2, "flagged": 1, "max R-hat": 0, "divergences": 0, "min bulk ESS": 1}
+    # a fit counts once in `flagged` however many checks it fails
+    assert (table["flagged"] <= table["fits"]).all()

@@ -57,6 +57,7 @@ __all__ = [
     "design_for",
     "ecdf_difference",
     "ecdf_difference_band",
+    "flag_counts",
     "load_records",
     "rank_statistic",
     "recovery_table",
@@ -770,6 +771,29 @@ def ecdf_difference_band(n: int, L: int, *, level: float = 0.95, n_sim: int = 20
     band = crit * sd
     band[-1] = 0.0
     return band
+
+
+def flag_counts(runs: Mapping[str, ValidationRun | Sequence[Mapping[str, Any]]]) -> pd.DataFrame:
+    """Which convergence checks flag the fits of each run: one row per run, one column per check.
+
+    ``fits`` counts the replications that ran, ``flagged`` those with at least
+    one failed check of :func:`seu_sensitivity.diagnose`; each further column
+    counts the fits failing that check (a fit can fail several).
+
+    >>> ok = {"status": "ok", "diagnostics": {"trustworthy": False, "failed_checks": ["max R-hat"]}}
+    >>> clean = {"status": "ok", "diagnostics": {"trustworthy": True, "failed_checks": []}}
+    >>> flag_counts({"demo": [ok, clean, {"status": "failed"}]}).loc["demo"].to_dict()
+    {'fits': 2, 'flagged': 1, 'max R-hat': 1}
+    """
+    rows = {}
+    for name, run in runs.items():
+        ok = _ok(run.records if isinstance(run, ValidationRun) else run)
+        counts: dict[str, int] = {"fits": len(ok), "flagged": sum(not r["diagnostics"]["trustworthy"] for r in ok)}
+        for record in ok:
+            for check in record["diagnostics"]["failed_checks"]:
+                counts[check] = counts.get(check, 0) + 1
+        rows[name] = counts
+    return pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype(int)
 
 
 def summarize_run(run: ValidationRun | Sequence[Mapping[str, Any]]) -> dict[str, Any]:
