@@ -29,3 +29,21 @@ def quick_book(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         except RenderError as exc:
             errors[chapter] = str(exc)
     return out, errors
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_build_litter_in_the_project():
+    """Stan compiles leave nothing in the working directory (the project, under `make test`).
+
+    setuptools puts object files (about 20 MB a program) under ./build; every
+    compile goes through seu_sensitivity.backends.pystan.build_model, which
+    builds in a scratch folder. A `build/` that appears during the session
+    means some code path compiled around it, and fails the session.
+    """
+    from seu_sensitivity.paths import project_root
+
+    litter = list(dict.fromkeys([Path.cwd() / "build", project_root() / "build"]))
+    before = {path for path in litter if path.exists()}
+    yield
+    appeared = [str(path) for path in litter if path.exists() and path not in before]
+    assert not appeared, f"a Stan compile left object files in {appeared}: compile through build_model()"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical, stack_cells
+from seu_sensitivity.backends.pystan import build_model
 from seu_sensitivity.choice import cell_log_likelihood, stacked_log_likelihood
 from seu_sensitivity.fitting import fit, prepare
 from seu_sensitivity.models import HM01Priors, M01Priors
@@ -50,15 +51,13 @@ def test_reduction_log_density_equals_m01_up_to_a_constant(cell, scaled):
     the point. A wrong beta layout, simplex transform or prior would make it vary,
     with the beliefs scaled or not.
     """
-    import stan
-
     _, m_data, _, _ = prepare("m_01", cell, priors=M01Priors(alpha_mu=G0, alpha_sd=S0), belief_scale=scaled)
     _, h_data, _, _ = prepare("h_m01", stack_cells([cell]), fixed={"gamma0": G0, "sigma_cell": S0},
                               belief_scale=scaled)
     m_program, _, _, _ = prepare("m_01", cell)
     h_program, _, _, _ = prepare("h_m01", stack_cells([cell]))
-    m_model = stan.build(m_program.source, data=m_data, random_seed=1)
-    h_model = stan.build(h_program.source, data=h_data, random_seed=1)
+    m_model = build_model(m_program.source, m_data)
+    h_model = build_model(h_program.source, h_data)
     rng = np.random.default_rng(3)
     n_beta, n_delta = cell.K * cell.D, cell.K - 2
     differences, scale = [], 1.0
@@ -87,8 +86,6 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
     exactly the log density of one categorical_logit per observation
     (stan/bench/h_m01_per_obs.stan), on data whose cells repeat their menus and
     differ in K. A miscounted choice or menu would change the density."""
-    import stan
-
     from seu_sensitivity import CellData
     from seu_sensitivity.models import stan_dir
 
@@ -101,8 +98,8 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
                                 K=c.K, cell_id=c.cell_id))
     stacked = stack_cells(doubled, design=data.X, utility_group=dict(zip(data.cell_ids, data.group)))
     h_program, h_data, _, _ = prepare("h_m01", stacked)
-    per_obs = stan.build((stan_dir() / "bench" / "h_m01_per_obs.stan").read_text(), data=h_data, random_seed=1)
-    h_model = stan.build(h_program.source, data=h_data, random_seed=1)
+    per_obs = build_model((stan_dir() / "bench" / "h_m01_per_obs.stan").read_text(), h_data)
+    h_model = build_model(h_program.source, h_data)
     n_par = len(h_model.unconstrain_pars(
         {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
          "beta_free": [0.0] * int(sum(data.K) * data.D),
@@ -217,13 +214,11 @@ def test_h_m01_generated_quantities(ragged, ragged_fit):
 
 
 def test_stan_rejects_bad_y_naming_the_observation(cell):
-    import stan
-
     program, stan_data, _, _ = prepare("m_01", cell)
     stan_data["y"] = list(stan_data["y"])
     stan_data["y"][4] = 9  # menus have at most 4 alternatives
     with pytest.raises(Exception, match="observation 5"):
-        stan.build(program.source, data=stan_data, random_seed=1)
+        build_model(program.source, stan_data)
 
 
 def test_recovery_of_gamma_on_a_2x2_design():
@@ -324,15 +319,13 @@ def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
     column keeps its length, so Q is a rotation (Jacobian 1). A Q that is not
     orthogonal, a scale that uses the wrong cell's alpha or switch, or the wrong
     group's delta, fails here."""
-    import stan
-
     from seu_sensitivity.choice import beta_rot_from_free, utility_rotation
 
     rng = np.random.default_rng(12)
     data, _ = ragged
     scaled = {cell_id: j % 2 == 0 for j, cell_id in enumerate(data.cell_ids)}
     program, stan_data, _, _ = prepare("h_m01", data, belief_scale=scaled)
-    model = stan.build(program.source, data=stan_data, random_seed=1)
+    model = build_model(program.source, stan_data)
     n_par = len(model.unconstrain_pars(
         {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
          "beta_free": [0.0] * int(sum(data.K) * data.D), "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
@@ -355,7 +348,7 @@ def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
 
     for m_scaled in (True, False):
         m_program, m_data, _, _ = prepare("m_01", cell, belief_scale=m_scaled)
-        m_model = stan.build(m_program.source, data=m_data, random_seed=1)
+        m_model = build_model(m_program.source, m_data)
         n_m = len(m_model.unconstrain_pars({"alpha": 10.0, "beta_free": np.zeros((cell.K, cell.D)).tolist(),
                                             "delta": [1.0 / (cell.K - 1)] * (cell.K - 1)}))
         for _ in range(3):
@@ -380,8 +373,6 @@ def test_scaled_beliefs_carry_their_jacobian(cell, scaled):
     unscaled). A wrong sign or power, or a Jacobian added to unscaled beliefs,
     fails here; the reduction test carries the check over to h_m01, whose map is
     the same."""
-    import stan
-
     from seu_sensitivity.choice import beta_rot_from_free, utilities
 
     program, m_data, _, _ = prepare("m_01", cell, belief_scale=scaled)
@@ -391,8 +382,8 @@ def test_scaled_beliefs_carry_their_jacobian(cell, scaled):
             "append_row(0, cumulative_sum(delta)));")
     assert source.count(free_line) == 1 and source.count(call) == 1, "m_01.stan changed: update the reference"
     reference_source = source.replace(free_line, "  matrix[K, D] beta_rot;").replace(call, "")
-    model = stan.build(source, data=m_data, random_seed=1)
-    reference = stan.build(reference_source, data=m_data, random_seed=1)
+    model = build_model(source, m_data)
+    reference = build_model(reference_source, m_data)
     rng = np.random.default_rng(21)
     K, D = cell.K, cell.D
     gaps = []

@@ -22,7 +22,14 @@ from filelock import FileLock
 
 from seu_sensitivity.backends.base import STAN_STATS, Backend, BackendUnavailable, SampleResult, StanProgram, sampler_stats
 
-__all__ = ["PyStanBackend", "ensure_event_loop_compat", "build_lock", "remove_incomplete_build", "compile_into_cache"]
+__all__ = [
+    "PyStanBackend",
+    "build_model",
+    "ensure_event_loop_compat",
+    "build_lock",
+    "remove_incomplete_build",
+    "compile_into_cache",
+]
 
 
 def build_lock(source: str) -> FileLock:
@@ -98,6 +105,25 @@ def compile_into_cache(source: str) -> bool:
     return True
 
 
+def build_model(source: str, data: Mapping[str, Any], seed: int = 1) -> Any:
+    """``stan.build(source, data)`` made safe: the way every fit here builds its model.
+
+    Under :func:`build_lock`, an incomplete cache entry is removed and the
+    program compiled by :func:`compile_into_cache` (no time limit, nothing
+    left in the working directory); ``stan.build`` then finds it cached and
+    checks the data. For code that needs the model object itself (log
+    densities, gradients, unconstraining) rather than draws; the errors are
+    ``stan.build``'s own.
+    """
+    import stan
+
+    ensure_event_loop_compat()
+    with build_lock(source):
+        remove_incomplete_build(source)
+        compile_into_cache(source)
+        return stan.build(source, data=dict(data), random_seed=int(seed))
+
+
 #: CmdStanPy-style sampler names -> PyStan's names
 _RENAME = {"adapt_delta": "delta", "max_treedepth": "max_depth", "step_size": "stepsize"}
 
@@ -160,14 +186,8 @@ class PyStanBackend(Backend):
         save_warmup_stats: bool = False,
         **sampler: Any,
     ) -> SampleResult:
-        import stan
-
-        ensure_event_loop_compat()
         start = time.perf_counter()
-        with build_lock(program.source):
-            remove_incomplete_build(program.source)
-            compile_into_cache(program.source)
-            model = stan.build(program.source, data=dict(data), random_seed=int(seed))
+        model = build_model(program.source, data, seed=seed)
         built = time.perf_counter()
         fit = model.sample(
             num_chains=chains,
