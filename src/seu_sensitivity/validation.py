@@ -59,6 +59,7 @@ __all__ = [
     "ecdf_difference_band",
     "flag_counts",
     "load_records",
+    "mean_scaled_rank",
     "rank_statistic",
     "recovery_table",
     "replicate",
@@ -688,6 +689,24 @@ def sbc_ranks(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Ranks as a (replication x parameter) table of ints 0..L."""
     rows = {rec["rep"]: {k: s["rank"] for k, s in rec["params"].items()} for rec in _ok(records)}
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def mean_scaled_rank(ranks: pd.DataFrame, L: int) -> pd.DataFrame:
+    """Mean SBC rank / L per parameter, with its standard error under uniform ranks.
+
+    A calibrated parameter's scaled rank is uniform on [0, 1] (mean 1/2, sd
+    √(1/12)), so ``z = (mean - 1/2) / se`` is about standard normal; a
+    posterior that sits below the truth pushes the mean up, one above it
+    pushes it down.
+
+    >>> ranks = pd.DataFrame({"gamma0": [200] * 4 + [0] * 4})
+    >>> mean_scaled_rank(ranks, 200).round(3).loc["gamma0"].to_dict()
+    {'mean': 0.5, 'se': 0.102, 'z': 0.0}
+    """
+    scaled = ranks / L
+    mean = scaled.mean()
+    se = np.sqrt(1 / 12) / np.sqrt(scaled.count())
+    return pd.DataFrame({"mean": mean, "se": se, "z": (mean - 0.5) / se})
 
 
 def _holm(pvalues: np.ndarray) -> np.ndarray:
