@@ -585,3 +585,19 @@ def test_loaded_entry_equals_arvizs_own_reading_of_the_file(tmp_path: Path) -> N
         assert loaded[group].identical(reference[group]), group
     assert loaded.posterior_predictive["y"].dtype == np.int8
     assert dict(loaded.attrs) == dict(reference.attrs) and loaded.attrs["model"] == "demo"
+
+
+def test_a_fit_from_the_cache_can_be_saved_and_read_back_with_arviz(tmp_path: Path) -> None:
+    """A user saves a fit with ArviZ's own to_netcdf and reads it with from_netcdf, whether the fit
+    was just computed (the stored entry read back) or loaded on a hit. The loaded groups used to
+    keep a close() bound to the cache's closed netCDF handle: "NetCDF: Not a valid ID"."""
+    cache = FitCache(tmp_path / "fits")
+    key = FitCache.make_key(x="save me")
+    for round_ in ("miss", "hit"):
+        idata, hit = cache.get_or_create(key, lambda: make_idata(7), {"model": "m_01"})
+        assert hit == (round_ == "hit")
+        saved = tmp_path / f"{round_}.nc"
+        idata.to_netcdf(str(saved))
+        assert_same_idata(az.from_netcdf(str(saved)), idata)
+        idata.to_netcdf(str(saved))  # twice: nothing was closed by the first save
+        assert float(idata.posterior["alpha"].sum()) == pytest.approx(float(make_idata(7).posterior["alpha"].sum()))

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical, stack_cells
+from seu_sensitivity.backends import BACKENDS, get_backend
+from seu_sensitivity.backends.cmdstanpy import CmdStanPyBackend
 from seu_sensitivity.backends.pystan import PyStanBackend
 from seu_sensitivity.fitting import DEFAULT_SEED, fit, prepare, sampling_seconds
 from seu_sensitivity.models import HM01Priors, M01Priors, stan_dir, x_new_frame
@@ -37,9 +39,26 @@ class Sampled(Exception):
 
 @pytest.fixture
 def forbid_sampling(monkeypatch):
+    """Make every backend's sample raise Sampled (whichever the setting or "auto" picks)."""
     def refuse(self, *args, **kwargs):
         raise Sampled
-    return lambda: monkeypatch.setattr(PyStanBackend, "sample", refuse)
+
+    def forbid():
+        for cls in (PyStanBackend, CmdStanPyBackend):
+            monkeypatch.setattr(cls, "sample", refuse)
+    assert len(BACKENDS) == 2, "forbid_sampling must patch every backend"
+    return forbid
+
+
+@pytest.fixture
+def a_backend():
+    """The backend fit() picks by default, or a skip saying none is installed."""
+    from seu_sensitivity.backends import BackendUnavailable
+
+    try:
+        return get_backend()
+    except BackendUnavailable as error:
+        pytest.skip(str(error))
 
 
 # -- cache through fit ----------------------------------------------------------------------
@@ -47,7 +66,7 @@ def forbid_sampling(monkeypatch):
 
 @pytest.mark.slow
 def test_second_identical_call_loads_from_cache_and_every_change_misses(
-    cell, cache_dir, forbid_sampling, monkeypatch, tmp_path
+    cell, cache_dir, forbid_sampling, monkeypatch, tmp_path, a_backend
 ):
     first = fit("m_01", cell, seed=1, **TINY)
     assert len(list(cache_dir.rglob("*.nc"))) == 1
@@ -74,12 +93,14 @@ def test_second_identical_call_loads_from_cache_and_every_change_misses(
             call()
             pytest.fail(f"a change of {what} was served from the cache")
 
-    # backend version
-    real_versions = PyStanBackend.versions
-    monkeypatch.setattr(PyStanBackend, "versions", lambda self: {**real_versions(self), "httpstan": "0.0.0"})
-    with pytest.raises(Sampled):
-        fit("m_01", cell, seed=1, **TINY)
-    monkeypatch.setattr(PyStanBackend, "versions", real_versions)
+    # a version of any package of the backend that runs
+    backend_class = type(a_backend)
+    real_versions = backend_class.versions
+    for package in real_versions(a_backend):
+        monkeypatch.setattr(backend_class, "versions", lambda self, p=package: {**real_versions(self), p: "0.0.0"})
+        with pytest.raises(Sampled):
+            fit("m_01", cell, seed=1, **TINY)
+    monkeypatch.setattr(backend_class, "versions", real_versions)
 
     # Stan source: the same program plus a comment, from another stan folder
     other = tmp_path / "stan"

@@ -280,12 +280,25 @@ def _read_idata(raw: bytes) -> az.InferenceData:
 
     handle = netCDF4.Dataset("fit-cache-entry.nc", mode="r", memory=raw)
     try:
-        groups = {name: xr.open_dataset(xr.backends.NetCDF4DataStore(handle, group=name)).load()
+        groups = {name: _detached(xr.open_dataset(xr.backends.NetCDF4DataStore(handle, group=name)))
                   for name in handle.groups}
         attrs = {key: handle.getncattr(key) for key in handle.ncattrs()}
     finally:
         handle.close()
     return az.InferenceData(attrs=attrs, **groups) if attrs else az.InferenceData(**groups)
+
+
+def _detached(dataset: Any) -> Any:
+    """``dataset`` loaded into memory and cut loose from the file it was read from.
+
+    Why: a loaded Dataset still keeps its store's ``close``; the handle is
+    closed as soon as it is read, and ArviZ's ``to_netcdf`` closes every
+    group after writing it, which then failed with "NetCDF: Not a valid ID":
+    a user could not save a fit that came through the cache.
+    """
+    dataset = dataset.load()
+    dataset.set_close(None)
+    return dataset
 
 
 def _parse_created(text: Any) -> _dt.datetime | None:

@@ -44,7 +44,7 @@ import arviz as az
 import numpy as np
 
 from seu_sensitivity.backends import get_backend
-from seu_sensitivity.backends.base import SampleResult, StanProgram
+from seu_sensitivity.backends.base import SampleResult, StanProgram, split_inits
 from seu_sensitivity.models import Layout, model_spec, stan_file
 
 __all__ = ["fit", "DEFAULT_SEED", "build_inference_data", "prepare", "sampling_seconds"]
@@ -209,7 +209,7 @@ def fit(
     warmup: int = 1000,
     draws: int = 1000,
     seed: int = DEFAULT_SEED,
-    backend: str = "auto",
+    backend: str | None = None,
     cache: bool = True,
     priors: Any = None,
     dims: Mapping[str, Sequence[str]] | None = None,
@@ -239,8 +239,11 @@ def fit(
     seed
         Random seed (default :data:`DEFAULT_SEED`, 20240611; fits are never unseeded).
     backend
-        ``"auto"`` (CmdStanPy when CmdStan is installed, else PyStan),
-        ``"cmdstanpy"`` or ``"pystan"``.
+        ``None`` (default): the ``SEU_BACKEND`` setting (``auto`` unless set;
+        :func:`seu_sensitivity.paths.backend_setting`); ``"auto"`` (CmdStanPy
+        when CmdStan is installed, else PyStan), ``"cmdstanpy"`` or
+        ``"pystan"``. Both give the same draws for the same seed and
+        initial values, so the choice changes the speed, not the fit.
     cache
         Load/store the fit in the fit cache (``.cache/fits/``, or ``$SEU_CACHE_DIR``).
     priors
@@ -266,7 +269,10 @@ def fit(
         model either way; only the sampler's geometry differs. The choice is
         kept in ``constant_data["scale_beliefs"]``.
     **sampler
-        Stan sampler settings: ``adapt_delta``, ``max_treedepth`` (or ``max_depth``), ...
+        Stan sampler settings: ``adapt_delta``, ``max_treedepth`` (or ``max_depth``), ...;
+        initial values as ``init`` (or ``inits``): a dict, one dict per
+        chain, or a number, the radius of random initial values (0: all
+        unconstrained parameters at 0), or as ``init_radius``.
 
     Examples
     --------
@@ -303,10 +309,12 @@ def fit(
         constant_data=constant_data,
         **options,
     )
+    split_inits(sampler, int(chains))  # bad initial values fail here, naming the setting, before any compile
     engine = get_backend(backend)
     settings = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws), "seed": int(seed), "sampler": dict(sampler)}
     versions = engine.versions()
-    meta: dict[str, Any] = {"model": model, "backend": engine.name, "versions": versions, "settings": settings}
+    meta: dict[str, Any] = {"model": model, "backend": engine.name, "versions": versions, "settings": settings,
+                            "sig_figs": engine.sig_figs}
 
     def create() -> az.InferenceData:
         start = time.perf_counter()
@@ -331,7 +339,9 @@ def fit(
         source=program.source,
         data=stan_data,
         settings=settings,
-        backend={"name": engine.name, "versions": versions},
+        # sig_figs: draws that went through text with fewer digits are other draws (absent = exact binary)
+        backend={"name": engine.name, "versions": versions,
+                 **({"sig_figs": engine.sig_figs} if engine.sig_figs is not None else {})},
         layout={
             "version": LAYOUT_VERSION,
             "dims": layout.dims,

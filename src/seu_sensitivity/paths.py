@@ -41,3 +41,24 @@ def cache_dir() -> Path:
     """Folder of cached fits: ``$SEU_CACHE_DIR`` or ``<project>/.cache/fits``."""
     override = os.environ.get(CACHE_ENV)
     return Path(override) if override else project_root() / ".cache" / "fits"
+
+
+#: environment variable choosing the Stan backend of every fit: auto | pystan | cmdstanpy
+BACKEND_ENV = "SEU_BACKEND"
+#: the values it may take ("auto": CmdStanPy when a CmdStan installation is found, else PyStan)
+BACKEND_CHOICES = ("auto", "cmdstanpy", "pystan")
+
+
+def backend_setting() -> str:
+    """The Stan backend fits use unless told otherwise: ``$SEU_BACKEND``, default ``"auto"``.
+
+    The one place the choice is read, so that one book renders with either
+    backend and no chapter names one.
+
+    >>> backend_setting() in BACKEND_CHOICES
+    True
+    """
+    value = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+    if value not in BACKEND_CHOICES:
+        raise ValueError(f"{BACKEND_ENV}={os.environ[BACKEND_ENV]!r}: expected one of {', '.join(BACKEND_CHOICES)}")
+    return value

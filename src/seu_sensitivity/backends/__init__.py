@@ -1,14 +1,19 @@
 """Sampling backends behind one interface: CmdStanPy when CmdStan is installed, else PyStan 3.
 
+Which one runs is one setting, ``$SEU_BACKEND`` (``auto``, ``cmdstanpy`` or
+``pystan``; see :func:`seu_sensitivity.paths.backend_setting`), unless a
+caller names one.
+
 >>> from seu_sensitivity.backends import get_backend
->>> backend = get_backend("auto")   # doctest: +SKIP
+>>> backend = get_backend()         # doctest: +SKIP
 >>> backend.name                    # doctest: +SKIP
-'pystan'
+'cmdstanpy'
 """
 
 from __future__ import annotations
 
 from seu_sensitivity.backends.base import Backend, BackendUnavailable, SampleResult, StanProgram
+from seu_sensitivity.paths import BACKEND_CHOICES, backend_setting
 
 __all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanProgram", "get_backend", "BACKENDS"]
 
@@ -30,13 +35,16 @@ def _backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def get_backend(name: str = "auto") -> Backend:
+def get_backend(name: str | None = None) -> Backend:
     """The backend called ``name``: ``"auto"``, ``"cmdstanpy"`` or ``"pystan"``.
 
-    ``"auto"`` picks CmdStanPy when a CmdStan installation is found, else
-    PyStan. An explicitly requested backend that cannot run raises
+    ``None`` (the default) means the ``$SEU_BACKEND`` setting, itself
+    ``"auto"`` unless set. ``"auto"`` picks CmdStanPy when a CmdStan
+    installation is found, else PyStan. A backend that cannot run raises
     :class:`BackendUnavailable` saying how to install it.
     """
+    if name is None:
+        name = backend_setting()
     if name == "auto":
         for candidate in AUTO_ORDER:
             if _backend_class(candidate).available():
@@ -44,7 +52,7 @@ def get_backend(name: str = "auto") -> Backend:
         hints = "; ".join(_backend_class(c).install_hint for c in AUTO_ORDER)
         raise BackendUnavailable(f"no Stan backend is available. {hints}")
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose 'auto', {', '.join(map(repr, BACKENDS))}")
+        raise ValueError(f"unknown backend {name!r}; choose {', '.join(map(repr, BACKEND_CHOICES))}")
     if name not in _instances:
         cls = _backend_class(name)
         if not cls.available():

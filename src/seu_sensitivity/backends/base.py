@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanProgram", "SAMPLE_STATS", "STAN_STATS", "sampler_stats"]
+__all__ = ["Backend", "BackendUnavailable", "Inits", "StanDataError", "StanProgramError", "SampleResult", "StanProgram", "SAMPLE_STATS", "STAN_STATS",
+           "sampler_stats", "split_inits"]
 
 #: sampler diagnostics every backend returns, under ArviZ's names
 SAMPLE_STATS = ("lp", "acceptance_rate", "step_size", "tree_depth", "n_steps", "diverging", "energy")
@@ -59,8 +60,108 @@ def sampler_stats(
     return stats, warmup_steps
 
 
+@dataclass(frozen=True)
+class Inits:
+    """Where chains start: given ``values`` (one dict per chain) or random within ``radius``.
+
+    ``radius`` r draws every unconstrained coordinate uniformly from (-r, r);
+    0 starts them all at 0; ``None`` with no values is Stan's default (2).
+    Parameters missing from ``values`` start at random, within Stan's default.
+    """
+
+    values: list[dict[str, Any]] | None = None
+    radius: float | None = None
+
+
+#: the names under which a caller may say where chains start (PyStan's, CmdStanPy's, and the radius)
+INIT_NAMES = ("init", "inits", "init_radius")
+
+
+def split_inits(sampler: Mapping[str, Any], chains: int) -> tuple[Inits, dict[str, Any]]:
+    """Take the initial values out of ``sampler`` settings, checked, in one form for every backend.
+
+    Accepted, under ``init`` (PyStan's name) or ``inits`` (CmdStanPy's): a
+    dict of values (every chain), a list of one dict per chain, or a number
+    (the radius; 0 starts at 0, as in both libraries); or ``init_radius``, a
+    number. Returns the :class:`Inits` and the remaining settings.
+
+    >>> split_inits({"init": 0, "adapt_delta": 0.9}, chains=2)
+    (Inits(values=None, radius=0.0), {'adapt_delta': 0.9})
+    >>> split_inits({"inits": {"mu": 1.0}}, chains=2)[0].values
+    [{'mu': 1.0}, {'mu': 1.0}]
+    >>> split_inits({"init": [{"mu": 1.0}]}, chains=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: init: 1 set(s) of initial values for 2 chains; give one dict per chain, or one dict for all
+    """
+    rest = {key: value for key, value in sampler.items() if key not in INIT_NAMES}
+    given = [key for key in ("init", "inits") if sampler.get(key) is not None]
+    if len(given) > 1:
+        raise ValueError("init and inits are the same setting (PyStan's and CmdStanPy's name); give one")
+    radius = sampler.get("init_radius")
+    if radius is not None:
+        radius = _radius("init_radius", radius)
+    if not given:
+        return Inits(radius=radius), rest
+    name = given[0]
+    value = sampler[name]
+    if isinstance(value, Mapping):
+        values = [dict(value) for _ in range(chains)]
+    elif isinstance(value, (list, tuple)) and all(isinstance(item, Mapping) for item in value):
+        if len(value) != chains:
+            raise ValueError(f"{name}: {len(value)} set(s) of initial values for {chains} chains; "
+                             "give one dict per chain, or one dict for all")
+        values = [dict(item) for item in value]
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if radius is not None:
+            raise ValueError(f"{name}={value!r} is a radius, and init_radius={radius!r} another; give one")
+        return Inits(radius=_radius(name, value)), rest
+    else:
+        raise ValueError(f"{name}: expected a dict of initial values, a list of one dict per chain, or a number "
+                         f"(the radius of random initial values), got {type(value).__name__}")
+    if radius is not None:
+        # CmdStan takes either values or a radius, so neither backend takes both
+        raise ValueError(f"{name} gives initial values and init_radius a radius; give one "
+                         "(parameters missing from the values start at random within 2)")
+    return Inits(values=values), rest
+
+
+def _radius(name: str, value: Any) -> float:
+    try:
+        radius = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number >= 0 (the radius of random initial values), got {value!r}") from None
+    if not np.isfinite(radius) or radius < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0 (the radius of random initial values), got {value!r}")
+    return radius
+
+
 class BackendUnavailable(ImportError):
     """The requested backend cannot run here; the message says how to install it."""
+
+
+class StanProgramError(ValueError):
+    """stanc rejected a Stan program: the message names the program and quotes stanc (line, column, why).
+
+    The same error from every backend, with ``program`` and ``stanc_message`` as attributes.
+    """
+
+    def __init__(self, program: str, stanc_message: str) -> None:
+        self.program = program
+        self.stanc_message = stanc_message
+        super().__init__(f"stanc rejected {program}: {stanc_message}")
+
+
+class StanDataError(ValueError):
+    """A Stan program rejected its data: the message names the program and quotes Stan's check.
+
+    The same error from every backend, with ``program`` and ``stan_message`` as attributes.
+    """
+
+    def __init__(self, program: str, stan_message: str) -> None:
+        self.program = program
+        self.stan_message = stan_message
+        super().__init__(f"{program} rejected its data: {stan_message}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +212,8 @@ class Backend(ABC):
     name: str = ""
     #: how to install this backend, used in error messages
     install_hint: str = ""
+    #: significant digits of the draws as handed over (text); None: exact binary doubles
+    sig_figs: int | None = None
 
     @classmethod
     @abstractmethod
@@ -134,4 +237,5 @@ class Backend(ABC):
         save_warmup_stats: bool = False,
         **sampler: Any,
     ) -> SampleResult:
-        """Run NUTS. ``sampler`` holds Stan's own settings (``adapt_delta``, ``max_depth``, ...)."""
+        """Run NUTS. ``sampler`` holds Stan's own settings (``adapt_delta``, ``max_depth``, ...)
+        and the initial values (``init``, ``inits`` or ``init_radius``; see :func:`split_inits`)."""

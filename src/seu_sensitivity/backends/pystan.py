@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.resources
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +22,17 @@ from typing import Any, Mapping
 import numpy as np
 from filelock import FileLock
 
-from seu_sensitivity.backends.base import STAN_STATS, Backend, BackendUnavailable, SampleResult, StanProgram, sampler_stats
+from seu_sensitivity.backends.base import (
+    STAN_STATS,
+    Backend,
+    BackendUnavailable,
+    SampleResult,
+    StanDataError,
+    StanProgram,
+    StanProgramError,
+    sampler_stats,
+    split_inits,
+)
 
 __all__ = [
     "PyStanBackend",
@@ -29,7 +41,14 @@ __all__ = [
     "build_lock",
     "remove_incomplete_build",
     "compile_into_cache",
+    "run_stanc",
+    "STANC_TIMEOUT",
 ]
+
+#: seconds stanc may take to translate a program. httpstan allows 1 s, which
+#: stanc exceeded on a loaded machine (subprocess.TimeoutExpired); it takes
+#: about 0.3 s for h_m01 on an idle one.
+STANC_TIMEOUT = 300.0
 
 
 def build_lock(source: str) -> FileLock:
@@ -67,20 +86,50 @@ def remove_incomplete_build(source: str) -> bool:
     httpstan.cache.delete_model_directory(httpstan.models.calculate_model_name(source))
     return True
 
-def compile_into_cache(source: str) -> bool:
+def run_stanc(source: str, stan_model_name: str, *, timeout: float = STANC_TIMEOUT,
+              display_name: str | None = None) -> tuple[str, str]:
+    """httpstan's ``compile.compile`` (same stanc binary and arguments) with a time limit of ``timeout`` s.
+
+    Returns (C++ code, stanc's warnings). A program stanc rejects raises
+    :class:`StanProgramError` with stanc's message, the program called
+    ``display_name`` (default: its model name) instead of by a temporary path.
+
+    >>> run_stanc("parameters { real mu } model { }", "model_x", display_name="broken.stan")
+    Traceback (most recent call last):
+    ...
+    seu_sensitivity.backends.base.StanProgramError: stanc rejected broken.stan: Syntax error in 'broken.stan', line 1, ...
+    """
+    with importlib.resources.as_file(importlib.resources.files("httpstan") / "stanc") as stanc_binary, \
+            tempfile.TemporaryDirectory(prefix="httpstan_") as folder:
+        path = Path(folder) / f"{stan_model_name}.stan"
+        path.write_text(source, encoding="utf-8")
+        arguments = [stanc_binary, "--name", stan_model_name, "--warn-pedantic", "--print-cpp", str(path)]
+        try:
+            completed = subprocess.run(arguments, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"stanc did not finish translating {display_name or stan_model_name} in {timeout:.0f} s "
+                               f"(seu_sensitivity.backends.pystan.STANC_TIMEOUT)") from None
+    stderr = completed.stderr.decode().strip()
+    if completed.returncode != 0:
+        raise StanProgramError(display_name or stan_model_name, stderr.replace(str(path), display_name or path.name))
+    return completed.stdout.decode().strip(), stderr
+
+
+def compile_into_cache(source: str, name: str | None = None) -> bool:
     """Compile ``source`` into httpstan's cache unless it is there; return whether it compiled.
 
-    ``stan.build`` asks httpstan to compile over HTTP, and aiohttp's client
-    gives up after 300 s: a compile on a busy machine (two chapters sampling
-    beside it) can take longer, and the build then fails with a TimeoutError.
-    This does what httpstan's "create model" handler does (stanc, then the
-    extension module, then the logs stanc.log and stderr.log), with no time
-    limit, so that ``stan.build`` finds the program cached. A program that
-    stanc rejects is left to ``stan.build``, which reports the error in its
-    own words. Call under :func:`build_lock`; pinned to httpstan 4.13.
+    ``stan.build`` asks httpstan to compile over HTTP, with two time limits
+    that a busy machine (two chapters sampling beside it) exceeds: aiohttp's
+    client gives up after 300 s, and httpstan gives stanc 1 s. This does what
+    httpstan's "create model" handler does (stanc, then the extension module,
+    then the logs stanc.log and stderr.log) with stanc allowed
+    :data:`STANC_TIMEOUT` and no limit on the C++ compile, so that
+    ``stan.build`` finds the program cached. A program stanc rejects raises
+    :class:`StanProgramError` with stanc's message (``stan.build`` would say
+    only "Syntax error"), naming the program ``name``. Call under
+    :func:`build_lock`; pinned to httpstan 4.13.
     """
     import httpstan.cache
-    import httpstan.compile
     import httpstan.models
 
     model_name = httpstan.models.calculate_model_name(source)
@@ -90,10 +139,7 @@ def compile_into_cache(source: str) -> bool:
     except KeyError:
         pass
     httpstan.cache.delete_model_directory(model_name)
-    try:
-        _, warnings = httpstan.compile.compile(source, f"model_{model_name.split('/')[1]}")
-    except ValueError:
-        return False  # stan.build reports the syntax or semantic error
+    _, warnings = run_stanc(source, f"model_{model_name.split('/')[1]}", display_name=name)
     httpstan.cache.dump_stanc_warnings(warnings, model_name)
     ensure_event_loop_compat()
     # setuptools puts the object files (about 20 MB a program) under build/ in
@@ -105,23 +151,27 @@ def compile_into_cache(source: str) -> bool:
     return True
 
 
-def build_model(source: str, data: Mapping[str, Any], seed: int = 1) -> Any:
+def build_model(source: str, data: Mapping[str, Any], seed: int = 1, *, name: str | None = None) -> Any:
     """``stan.build(source, data)`` made safe: the way every fit here builds its model.
 
     Under :func:`build_lock`, an incomplete cache entry is removed and the
     program compiled by :func:`compile_into_cache` (no time limit, nothing
     left in the working directory); ``stan.build`` then finds it cached and
     checks the data. For code that needs the model object itself (log
-    densities, gradients, unconstraining) rather than draws; the errors are
-    ``stan.build``'s own.
+    densities, gradients, unconstraining) rather than draws. A program stanc
+    rejects raises :class:`StanProgramError`, data Stan rejects
+    :class:`StanDataError`, both naming the program ``name`` and quoting Stan.
     """
     import stan
 
     ensure_event_loop_compat()
     with build_lock(source):
         remove_incomplete_build(source)
-        compile_into_cache(source)
-        return stan.build(source, data=dict(data), random_seed=int(seed))
+        compile_into_cache(source, name)
+        try:
+            return stan.build(source, data=dict(data), random_seed=int(seed))
+        except RuntimeError as error:  # httpstan's message for data the program rejects
+            raise StanDataError(name or "the Stan program", str(error)) from None
 
 
 #: CmdStanPy-style sampler names -> PyStan's names
@@ -186,15 +236,21 @@ class PyStanBackend(Backend):
         save_warmup_stats: bool = False,
         **sampler: Any,
     ) -> SampleResult:
+        inits, settings = split_inits(sampler, chains)
+        arguments = self.sampler_arguments(settings)
+        if inits.values is not None:
+            arguments["init"] = inits.values
+        if inits.radius is not None:
+            arguments["init_radius"] = inits.radius
         start = time.perf_counter()
-        model = build_model(program.source, data, seed=seed)
+        model = build_model(program.source, data, seed=seed, name=program.name)
         built = time.perf_counter()
         fit = model.sample(
             num_chains=chains,
             num_warmup=warmup,
             num_samples=draws,
             save_warmup=save_warmup_stats,
-            **self.sampler_arguments(sampler),
+            **arguments,
         )
         done = time.perf_counter()
         skip = warmup if save_warmup_stats else 0
