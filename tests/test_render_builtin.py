@@ -71,7 +71,7 @@ def test_sections_figures_tables_equations_are_numbered_and_linked(site):
     assert re.search(r'<span id="eq-softmax" class="quarto-equation"><math display="block".*?\(1\.1\)', html, re.S)
     text = text_of(html)
     assert "See Figure 1.1, Table 1.1, Table 1.2 and Section 1.2." in text
-    assert "The softmax is Equation (1.1);" in text
+    assert "The softmax is Equation 1.1;" in text
     assert '<a href="#fig-sine" class="quarto-xref">' in html
 
 
@@ -82,7 +82,7 @@ def test_generated_markdown_output_can_hold_references(site):
 def test_references_resolve_across_chapters_with_relative_links(site):
     beta = page(site, "one/beta.html")
     assert 'href="alpha.html#fig-sine"' in beta and 'href="alpha.html#sec-alpha-intro"' in beta
-    assert "refers to Figure 1.1, Equation (1.1) and Section 1.1 of the previous chapter, and to its own Figure 2.1." \
+    assert "refers to Figure 1.1, Equation 1.1 and Section 1.1 of the previous chapter, and to its own Figure 2.1." \
         in text_of(beta)
     index = page(site, "index.html")
     assert 'href="one/alpha.html#sec-alpha-intro"' in index and 'href="one/beta.html#fig-diagram"' in index

@@ -84,8 +84,9 @@ def _appendix_letter(index: int) -> str:
 def plan_chapters(config: BookConfig) -> list[Chapter]:
     """Parse every chapter of the book and give each its page, title and number.
 
-    ``index.qmd`` (the preface), part pages and chapters marked ``{.unnumbered}``
-    (or ``number-sections: false``) are unnumbered; appendices are lettered.
+    Part pages and chapters marked ``{.unnumbered}`` (or ``number-sections:
+    false``) are unnumbered; appendices are lettered. As in Quarto, the
+    preface (``index.qmd``) is numbered like any chapter unless it is marked.
     """
     chapters: list[Chapter] = []
     number = appendix = 0
@@ -93,7 +94,7 @@ def plan_chapters(config: BookConfig) -> list[Chapter]:
         doc = parse_qmd(config.root / entry.path)
         title, attrs = _title_and_attrs(doc)
         ident = next((a[1:] for a in attrs.split() if a.startswith("#")), "")
-        unnumbered = (entry.path == "index.qmd" or entry.path == entry.part
+        unnumbered = (entry.path == entry.part
                       or ".unnumbered" in attrs.split() or "-" in attrs.split()
                       or doc.front_matter.get("number-sections") is False
                       or doc.front_matter.get("unnumbered") is True)

@@ -49,14 +49,12 @@ class Label:
     title: str = ""
 
     def text(self) -> str:
-        """What a reference to the label reads, e.g. ``Figure 2.3`` or ``Equation (1.4)``."""
+        """What a reference to the label reads, e.g. ``Figure 2.3`` or ``Equation 1.4`` (as in Quarto)."""
         if self.kind == "chapter":
             return f"Chapter {self.number}" if self.number else self.title
         if self.kind == "sec" and self.number is None:
             return self.title
-        number = f"({self.number})" if self.kind == "eq" else str(self.number)
-        word = KINDS[self.kind]
-        return f"{word}\u00a0{number}"
+        return f"{KINDS[self.kind]}\u00a0{self.number}"
 
 
 # --------------------------------------------------------------------------- pandoc
@@ -225,12 +223,13 @@ def number_chapter(ast: Node, chapter_number: str | None, page: str) -> dict[str
             sections[:] = (sections + [0] * depth)[:depth]
             sections[depth - 1] += 1
             number = None
+            title = stringify(inlines)
             if chapter_number:
                 number = ".".join([chapter_number, *map(str, sections)])
                 inlines[:0] = [{"t": "Span", "c": [["", ["header-section-number"], []], [{"t": "Str", "c": number}]]},
                                {"t": "Space"}]
             if ident.startswith("sec-"):
-                add(ident, Label("sec", number, page, stringify(inlines)))
+                add(ident, Label("sec", number, page, title))
         elif t == "Figure":
             ident = _ident(node)
             if ident.startswith("fig-"):
@@ -283,8 +282,13 @@ def relative_href(from_page: str, to_page: str, anchor: str) -> str:
     return f"{rel}#{anchor}"
 
 
-def resolve_references(ast: Node, labels: dict[str, Label], page: str, where: str) -> None:
-    """Replace cross-reference citations by numbered links; unknown labels are an error."""
+def resolve_references(ast: Node, labels: dict[str, Label], page: str, where: str,
+                       numbered: bool = True) -> None:
+    """Replace cross-reference citations by numbered links; unknown labels are an error.
+
+    On an unnumbered page (``numbered=False``, e.g. the preface) a section is
+    referred to by its title, as Quarto does there.
+    """
     unknown: list[str] = []
 
     def visit(node: Node) -> None:
@@ -307,7 +311,7 @@ def resolve_references(ast: Node, labels: dict[str, Label], page: str, where: st
                 unknown.append(key)
                 out.append({"t": "Strong", "c": [{"t": "Str", "c": f"?@{key}"}]})
                 continue
-            text = label.text()
+            text = label.title if (label.kind == "sec" and not numbered and label.title) else label.text()
             if cit["citationMode"]["t"] == "SuppressAuthor":
                 text = text.split("\u00a0", 1)[-1]
             href = relative_href(page, label.page, key)
@@ -439,7 +443,7 @@ def convert_chapter(markdown: str, *, title: str, chapter_number: str | None, pa
     own = number_chapter(ast, chapter_number, page)
     book_labels = {k: v for k, v in labels.items() if v.page != page}
     book_labels.update(own)
-    resolve_references(ast, book_labels, page, where)
+    resolve_references(ast, book_labels, page, where, numbered=chapter_number is not None)
     toc = table_of_contents(ast)
     ast["blocks"][:0] = [toc, _raw(TOC_MARKER)]
     out = ast_to_html(ast, where, bibliography)

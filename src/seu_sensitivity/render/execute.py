@@ -193,17 +193,37 @@ class _Client(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+#: the characters Quarto backslash-escapes in an inline string value
+#: (its regex class ``[\\`*_{}\[\]()>#+-.!]``, where ``+-.`` is a range and so takes ``,`` too)
+_QUARTO_ESCAPED = re.compile(r"([\\`*_{}\[\]()>#+,\-.!])")
+
+
+def escaped_inline_value(text_plain: str) -> str:
+    """What Quarto inserts for an inline expression whose only output is ``text/plain``.
+
+    A quoted value (the repr of a string) loses its quotes and has its
+    backslashes doubled and markdown punctuation escaped, so it reads as
+    literal text; anything else (numbers) goes in unchanged. Inside ``$…$``
+    the escapes stay and the math breaks: values meant as markdown or math
+    must be ``text/markdown`` (see :func:`seu_sensitivity.inline.md`).
+
+    >>> escaped_inline_value("'-0.5'"), escaped_inline_value("-0.5"), escaped_inline_value("'@sec-a'")
+    ('\\\\-0\\\\.5', '-0.5', '@sec\\\\-a')
+    """
+    if len(text_plain) >= 2 and text_plain[0] == text_plain[-1] and text_plain[0] in "'\"":
+        inner = text_plain[1:-1].replace("\\", "\\\\")
+        return _QUARTO_ESCAPED.sub(r"\\\1", inner)
+    return text_plain
+
+
 def _inline_text(outputs: list[Any]) -> str:
-    """The text Quarto would insert for an inline expression (strings without quotes)."""
+    """The text Quarto inserts for an inline expression: markdown as is, plain text escaped."""
     for out in outputs:
         if out.get("output_type") == "execute_result":
             data = out.get("data", {})
             if "text/markdown" in data:
                 return str(data["text/markdown"])
-            text = str(data.get("text/plain", ""))
-            if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-                return text[1:-1]
-            return text
+            return escaped_inline_value(str(data.get("text/plain", "")))
     return ""
 
 
