@@ -78,3 +78,15 @@ def test_report_passes_silently_when_all_hold_and_refuses_an_empty_list():
 def test_doctests():
     result = doctest.testmod(checks_module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_check_is_truthy_and_shows_nothing_as_a_cells_last_expression():
+    """A chapter's check cell ends in ``checks.less(...)``: the page must not show a bare True."""
+    from IPython.core.formatters import DisplayFormatter
+
+    checks = Checks()
+    passed, failed = checks.less("a", value=1, bound=2), checks.less("b", value=3, bound=2)
+    assert passed and not failed
+    assert bool(passed) is True and bool(failed) is False
+    shown, _ = DisplayFormatter().format(passed)
+    assert shown == {}

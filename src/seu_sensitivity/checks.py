@@ -7,15 +7,15 @@ stated tolerance, and records the outcome. A chapter ends with
 statement fails the build.
 
 >>> checks = Checks()
->>> checks.close("softmax sums to one", value=0.3 + 0.7, expected=1.0, tol=1e-12)
+>>> bool(checks.close("softmax sums to one", value=0.3 + 0.7, expected=1.0, tol=1e-12))
 True
->>> checks.less("posterior correlation is strongly negative", value=-0.95, bound=-0.9)
+>>> bool(checks.less("posterior correlation is strongly negative", value=-0.95, bound=-0.9))
 True
->>> checks.true("all R-hat below 1.01", True, detail="max 1.003")
+>>> bool(checks.true("all R-hat below 1.01", True, detail="max 1.003"))
 True
 >>> len(checks), checks.all_passed
 (3, True)
->>> checks.greater("effective sample size", value=350, bound=400)
+>>> checks.greater("effective sample size", value=350, bound=400).passed
 False
 >>> try:
 ...     checks.report(display=False)
@@ -60,6 +60,12 @@ class Check:
     relation: str
     passed: bool
     note: str = ""
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _ipython_display_(self) -> None:
+        """Show nothing when a check is a cell's last expression: the chapter's checks table reports it."""
 
     def explanation(self) -> str:
         """Why the check passed or failed, in words."""
@@ -117,11 +123,12 @@ class Checks:
         """The checks that failed."""
         return [c for c in self._checks if not c.passed]
 
-    def _add(self, check: Check) -> bool:
+    def _add(self, check: Check) -> Check:
+        """Record ``check``; it is returned, true when it passed (and silent in a notebook)."""
         self._checks.append(check)
-        return check.passed
+        return check
 
-    def close(self, statement: str, *, value: Any, expected: Any, tol: float, note: str = "") -> bool:
+    def close(self, statement: str, *, value: Any, expected: Any, tol: float, note: str = "") -> Check:
         """Check ``|value - expected| <= tol``; a NaN value fails. Returns whether it passed."""
         if not tol >= 0:
             raise ValueError(f"check {statement!r}: tolerance must be >= 0, got {tol!r}")
@@ -129,17 +136,17 @@ class Checks:
         passed = bool(abs(v - e) <= tol)  # False for NaN
         return self._add(Check(statement, v, e, float(tol), "≈", passed, note))
 
-    def less(self, statement: str, *, value: Any, bound: Any, note: str = "") -> bool:
+    def less(self, statement: str, *, value: Any, bound: Any, note: str = "") -> Check:
         """Check ``value < bound``. Returns whether it passed."""
         v, b = _scalar(value, statement), _scalar(bound, statement)
         return self._add(Check(statement, v, b, None, "<", bool(v < b), note))
 
-    def greater(self, statement: str, *, value: Any, bound: Any, note: str = "") -> bool:
+    def greater(self, statement: str, *, value: Any, bound: Any, note: str = "") -> Check:
         """Check ``value > bound``. Returns whether it passed."""
         v, b = _scalar(value, statement), _scalar(bound, statement)
         return self._add(Check(statement, v, b, None, ">", bool(v > b), note))
 
-    def true(self, statement: str, condition: Any, *, detail: str = "") -> bool:
+    def true(self, statement: str, condition: Any, *, detail: str = "") -> Check:
         """Check that ``condition`` holds (any truthy value; NumPy booleans too)."""
         passed = bool(condition)
         return self._add(Check(statement, passed, True, None, "true", passed, detail))

@@ -23,7 +23,7 @@ _FLOAT_ID = re.compile(r"^(fig|tbl)-(?![\w-]*-caption-)[\w-]+$")
 _FLOAT_NUMBER = re.compile(r"^\s*(Figure|Table)\s+([\w.]+):")
 _EQ_NUMBER = re.compile(r"\\qquad\s*\(([\w.]+)\)\s*$")
 #: text a reader should never meet outside code and math
-_RAW_TEX = re.compile(r"\$[^$\n]+\$|\\[A-Za-z]{2,}|\\[-.,_{}]")
+_RAW_TEX = re.compile(r"\$[^$\s](?:[^$\n]*[^$\s])?\$(?!\d)|\\[A-Za-z]{2,}|\\[-.,_{}]")  # pandoc's rule for $…$
 _UNRESOLVED = re.compile(r"\?@[\w-]+|\((?:sec|fig|tbl|eq)\?\)|\b(?:sec|fig|tbl|eq)\?")
 #: signs of a compiler, of PyStan's or CmdStan's progress, or of a Python warning in a cell's output
 _BUILD_OUTPUT = re.compile(
