@@ -16,8 +16,9 @@ D = 32, K = 3) it measures, side by side in one run:
    are recorded, not required to match.
 2. Same posterior: the two log densities at random unconstrained points
    (must agree to rounding), and the draws of step 1.
-3. ESS per second for gamma: the cold fit of h_m01 through ``fit()``
-   (``--chains``, ``--warmup``, ``--draws``; empty fit cache, generated
+3. ESS per second for gamma: the cold fit of h_m01 through ``fit()``, on the
+   backend it picks (``SEU_BACKEND``; the JSON records which), with the same
+   initial values (``--chains``, ``--warmup``, ``--draws``; empty fit cache, generated
    quantities included, so the figure is conservative); the per-observation
    formulation runs it too with ``--full`` (about 10x slower: an hour here
    on a shared machine), otherwise its ESS/s is bounded by h_m01's ESS over
@@ -206,6 +207,8 @@ def main() -> None:
         "ess_gamma": {"chains": args.chains, "warmup": args.warmup, "draws": args.draws,
                       "min_bulk_ess": ess, "per_s": ess / cold},
         "times": {"compile_s": compile_s, "cold_fit_s": cold, "cache_hit_s": hit},
+        # steps 1, 2 and the compile time use PyStan (its model object); step 3 fit()'s backend (SEU_BACKEND)
+        "backends": {"gradient_speed_and_compile": "pystan", "fit": str(idata.attrs["backend"])},
     }
     target = Path(__file__).resolve().parent / "results" / "likelihood_formulation.json"
     target.parent.mkdir(exist_ok=True)

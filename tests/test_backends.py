@@ -208,6 +208,7 @@ def test_compile_into_cache_survives_a_slow_stanc(tmp_path, monkeypatch):
     import subprocess
 
     import httpstan.cache
+    import httpstan.compile
     import httpstan.models
 
     from seu_sensitivity.backends import pystan as module
@@ -220,11 +221,14 @@ def test_compile_into_cache_survives_a_slow_stanc(tmp_path, monkeypatch):
         return real_run(args, *rest, timeout=timeout, **kwargs)
 
     async def no_cxx_build(source):
+        # the real one translates the program again, through httpstan.compile.compile (then builds C++)
+        httpstan.compile.compile(source, "model_again")
         return "compiler output"
 
     monkeypatch.setattr(subprocess, "run", slow_stanc)
     monkeypatch.setattr(httpstan.cache, "cache_directory", lambda: tmp_path)
     monkeypatch.setattr(httpstan.models, "build_services_extension_module", no_cxx_build)
+    monkeypatch.setattr(httpstan.compile, "compile", httpstan.compile.compile)  # restored after the test
     source = "parameters { real mu; } model { mu ~ normal(2, 1); }"
     assert module.compile_into_cache(source) is True
     folder = httpstan.cache.model_directory(httpstan.models.calculate_model_name(source))
@@ -233,7 +237,7 @@ def test_compile_into_cache_survives_a_slow_stanc(tmp_path, monkeypatch):
     # a stanc that never finishes is a clear error, not a hang
     monkeypatch.setattr(module, "STANC_TIMEOUT", 1.0)
     with pytest.raises(TimeoutError, match="stanc did not finish translating slow.stan in 1 s"):
-        module.run_stanc(source, "model_x", timeout=module.STANC_TIMEOUT, display_name="slow.stan")
+        module.run_stanc(source, "model_x", display_name="slow.stan")
 
 
 @needs_pystan
@@ -248,7 +252,20 @@ def test_compile_into_cache_builds_a_complete_entry_once(tmp_path, monkeypatch):
 
     from seu_sensitivity.backends.pystan import compile_into_cache, remove_incomplete_build
 
+    import subprocess
+
+    import httpstan.compile
+
     monkeypatch.setattr(httpstan.cache, "cache_directory", lambda: tmp_path)
+    monkeypatch.setattr(httpstan.compile, "compile", httpstan.compile.compile)  # restored after the test
+    real_run = subprocess.run
+
+    def slow_stanc(args, *rest, timeout=None, **kwargs):  # as on a loaded machine: any limit under 5 s times out
+        if Path(str(args[0])).name == "stanc" and timeout is not None and timeout < 5:
+            raise subprocess.TimeoutExpired(args, timeout)
+        return real_run(args, *rest, timeout=timeout, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", slow_stanc)
     workdir = tmp_path / "project"
     workdir.mkdir()
     monkeypatch.chdir(workdir)

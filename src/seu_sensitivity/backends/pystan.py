@@ -42,6 +42,7 @@ __all__ = [
     "remove_incomplete_build",
     "compile_into_cache",
     "run_stanc",
+    "give_stanc_time",
     "STANC_TIMEOUT",
 ]
 
@@ -86,9 +87,10 @@ def remove_incomplete_build(source: str) -> bool:
     httpstan.cache.delete_model_directory(httpstan.models.calculate_model_name(source))
     return True
 
-def run_stanc(source: str, stan_model_name: str, *, timeout: float = STANC_TIMEOUT,
+def run_stanc(source: str, stan_model_name: str, *, timeout: float | None = None,
               display_name: str | None = None) -> tuple[str, str]:
-    """httpstan's ``compile.compile`` (same stanc binary and arguments) with a time limit of ``timeout`` s.
+    """httpstan's ``compile.compile`` (same stanc binary and arguments) with a time limit of
+    ``timeout`` s (default :data:`STANC_TIMEOUT`).
 
     Returns (C++ code, stanc's warnings). A program stanc rejects raises
     :class:`StanProgramError` with stanc's message, the program called
@@ -99,6 +101,7 @@ def run_stanc(source: str, stan_model_name: str, *, timeout: float = STANC_TIMEO
     ...
     seu_sensitivity.backends.base.StanProgramError: stanc rejected broken.stan: Syntax error in 'broken.stan', line 1, ...
     """
+    timeout = STANC_TIMEOUT if timeout is None else timeout
     with importlib.resources.as_file(importlib.resources.files("httpstan") / "stanc") as stanc_binary, \
             tempfile.TemporaryDirectory(prefix="httpstan_") as folder:
         path = Path(folder) / f"{stan_model_name}.stan"
@@ -115,15 +118,40 @@ def run_stanc(source: str, stan_model_name: str, *, timeout: float = STANC_TIMEO
     return completed.stdout.decode().strip(), stderr
 
 
+def _httpstan_compile(program_code: str, stan_model_name: str) -> tuple[str, str]:
+    """Drop-in for ``httpstan.compile.compile`` (same result; ValueError with stanc's message) with
+    :data:`STANC_TIMEOUT` instead of its 1 s."""
+    try:
+        return run_stanc(program_code, stan_model_name)
+    except StanProgramError as error:
+        raise ValueError(error.stanc_message) from None
+
+
+def give_stanc_time() -> None:
+    """Make httpstan's own stanc calls allow :data:`STANC_TIMEOUT` rather than 1 s.
+
+    ``httpstan.models.build_services_extension_module`` translates the
+    program again (for the C++ it compiles) through
+    ``httpstan.compile.compile``, as does httpstan's "create model" handler;
+    both look the function up on its module at each call, so pointing it at
+    :func:`_httpstan_compile` reaches them. Pinned to httpstan 4.13.
+    """
+    import httpstan.compile
+
+    httpstan.compile.compile = _httpstan_compile
+
+
 def compile_into_cache(source: str, name: str | None = None) -> bool:
     """Compile ``source`` into httpstan's cache unless it is there; return whether it compiled.
 
     ``stan.build`` asks httpstan to compile over HTTP, with two time limits
     that a busy machine (two chapters sampling beside it) exceeds: aiohttp's
-    client gives up after 300 s, and httpstan gives stanc 1 s. This does what
-    httpstan's "create model" handler does (stanc, then the extension module,
-    then the logs stanc.log and stderr.log) with stanc allowed
-    :data:`STANC_TIMEOUT` and no limit on the C++ compile, so that
+    client gives up after 300 s, and httpstan gives stanc 1 s (seen:
+    "subprocess.TimeoutExpired: ... stanc ... timed out after 1 seconds").
+    This does what httpstan's "create model" handler does (stanc, then the
+    extension module, then the logs stanc.log and stderr.log) with stanc
+    allowed :data:`STANC_TIMEOUT` (see :func:`give_stanc_time`) and no
+    limit on the C++ compile, so that
     ``stan.build`` finds the program cached. A program stanc rejects raises
     :class:`StanProgramError` with stanc's message (``stan.build`` would say
     only "Syntax error"), naming the program ``name``. Call under
@@ -139,6 +167,7 @@ def compile_into_cache(source: str, name: str | None = None) -> bool:
     except KeyError:
         pass
     httpstan.cache.delete_model_directory(model_name)
+    give_stanc_time()
     _, warnings = run_stanc(source, f"model_{model_name.split('/')[1]}", display_name=name)
     httpstan.cache.dump_stanc_warnings(warnings, model_name)
     ensure_event_loop_compat()
