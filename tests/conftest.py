@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 
+@dataclass
+class QuartoBook:
+    """The project's book rendered by Quarto: the site, Quarto's whole log, its exit status."""
+
+    site: Path
+    log: str
+    returncode: int
+
+
 @pytest.fixture(scope="session")
-def quick_book(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+def quarto_book(tmp_path_factory) -> QuartoBook:
+    """The project's whole book rendered in quick mode by real Quarto (``quarto render -P quick:true``).
+
+    Skips where Quarto is not installed. In a fresh clone this is the cold
+    render (empty fit cache); :func:`quick_book` then runs warm after it.
+    """
+    from seu_sensitivity.paths import project_root
+    from seu_sensitivity.render.quarto import find_quarto, quarto_arguments
+
+    quarto = find_quarto()
+    if quarto is None:
+        pytest.skip("Quarto not found: install it from https://quarto.org/docs/get-started/ to test the book "
+                    "as Quarto renders it (CI installs it with ../shared/tools/quarto/install)")
+    site = tmp_path_factory.mktemp("quarto-book")
+    env = {**os.environ, "QUARTO_PYTHON": sys.executable}
+    done = subprocess.run([quarto, *quarto_arguments(None, quick=True, output_dir=str(site))],
+                          cwd=project_root(), env=env, capture_output=True, text=True)
+    return QuartoBook(site, done.stdout + done.stderr, done.returncode)
+
+
+@pytest.fixture(scope="session")
+def quick_book(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """The project's whole book rendered in quick mode with the built-in engine, once per session.
 
     Rendered chapter by chapter, so that one failure does not hide the
     others: returns the site folder and the error message of each chapter
-    that failed. Used by the chapter tests and the real-browser test.
+    that failed. Used by the chapter tests and the real-browser test. Where
+    Quarto is installed its render goes first, so this one runs warm from
+    the fit cache, as a user's second build would.
     """
     from seu_sensitivity.paths import project_root
     from seu_sensitivity.render import RenderError
     from seu_sensitivity.render.builtin import render_book
     from seu_sensitivity.render.config import load_config
+    from seu_sensitivity.render.quarto import find_quarto
 
+    if find_quarto() is not None:
+        request.getfixturevalue("quarto_book")
     root = project_root()
     out = tmp_path_factory.mktemp("book")
     errors: dict[str, str] = {}

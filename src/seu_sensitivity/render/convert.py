@@ -303,13 +303,15 @@ def resolve_references(ast: Node, labels: dict[str, Label], page: str, where: st
             key = cit["citationId"]
             if not is_crossref(key):
                 continue
-            label = labels.get(key) or labels.get(key[0].lower() + key[1:])
+            if key not in labels:  # @Fig-x at the start of a sentence refers to fig-x
+                key = key[0].lower() + key[1:]
+            label = labels.get(key)
             if out:
                 out += [{"t": "Str", "c": ","}, {"t": "Space"}]
             out += cit["citationPrefix"] + ([{"t": "Space"}] if cit["citationPrefix"] else [])
             if label is None:
-                unknown.append(key)
-                out.append({"t": "Strong", "c": [{"t": "Str", "c": f"?@{key}"}]})
+                unknown.append(cit["citationId"])
+                out.append({"t": "Strong", "c": [{"t": "Str", "c": f"?@{cit['citationId']}"}]})
                 continue
             text = label.title if (label.kind == "sec" and not numbered and label.title) else label.text()
             if cit["citationMode"]["t"] == "SuppressAuthor":

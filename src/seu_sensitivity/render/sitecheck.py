@@ -40,12 +40,12 @@ class _Page(HTMLParser):
         ident = attr.get("id", "")
         if ident:
             self.ids.add(ident)
-            if ident.startswith("fig-"):
+            if ident.startswith("fig-") and "-caption-" not in ident:  # Quarto ids its captions fig-x-caption-<uuid>
                 self.figure_images.setdefault(ident, [])
         if tag == "img" and attr.get("src"):
             self.images.append(attr["src"])
             for _, open_id in self.stack:
-                if open_id.startswith("fig-"):
+                if open_id in self.figure_images:
                     self.figure_images[open_id].append(attr["src"])
         if tag == "a" and attr.get("href"):
             self.links.append(attr["href"])
@@ -100,6 +100,8 @@ def check_page(path: Path | str, _cache: dict[Path, _Page] | None = None) -> lis
         if parts.scheme or parts.netloc:
             continue
         target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+        if target.is_dir():  # a link to a folder serves its index page (Quarto links the book's home so)
+            target = target / "index.html"
         if not target.is_file():
             problems.append(f"{name}: link {href} points at a missing file")
         elif parts.fragment and target.suffix == ".html":
