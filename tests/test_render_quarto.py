@@ -88,3 +88,17 @@ def test_auto_without_quarto_says_it_uses_the_builtin_engine(tmp_path, monkeypat
     assert status == 0
     assert "Quarto not found, using the builtin engine" in capsys.readouterr().out
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_quarto_runs_the_chapters_with_this_python(stand_in, monkeypatch):
+    """Without QUARTO_PYTHON, Quarto would pick whatever python3 is on PATH, which lacks the package."""
+    import sys
+
+    exe = stand_in / "bin" / "quarto"
+    exe.write_text(STAND_IN.replace('pwd > "$SEU_TEST_CWD"', 'echo "$QUARTO_PYTHON" > "$SEU_TEST_CWD"'))
+    monkeypatch.delenv("QUARTO_PYTHON", raising=False)
+    assert main(["render", "--engine", "quarto", "--project", str(BOOK)]) == 0
+    assert (stand_in / "cwd.txt").read_text().strip() == sys.executable
+    monkeypatch.setenv("QUARTO_PYTHON", "/opt/other/python")
+    assert main(["render", "--engine", "quarto", "--project", str(BOOK)]) == 0
+    assert (stand_in / "cwd.txt").read_text().strip() == "/opt/other/python"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from . import RenderError
@@ -54,8 +55,11 @@ def render_with_quarto(root: Path, files: list[str] | None = None, *, quick: boo
     if executable is None:
         raise RenderError(INSTALL_HINT)
     command = [executable, *quarto_arguments(files, quick=quick, output_dir=output_dir)]
+    # Quarto runs the chapters with the Python that has this package (the
+    # user's virtual environment) unless told otherwise
+    env = {**os.environ, "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON") or sys.executable}
     try:
         # inherit stdout/stderr: Quarto's progress streams as it comes
-        return subprocess.run(command, cwd=root).returncode
+        return subprocess.run(command, cwd=root, env=env).returncode
     except OSError as exc:
         raise RenderError(f"cannot run {executable}: {exc}") from exc
