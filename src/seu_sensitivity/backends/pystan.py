@@ -16,11 +16,14 @@ import importlib.resources
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 from filelock import FileLock
+
+from seu_sensitivity.backends.quiet import captured_console
 
 from seu_sensitivity.backends.base import (
     STAN_STATS,
@@ -191,16 +194,25 @@ def build_model(source: str, data: Mapping[str, Any], seed: int = 1, *, name: st
     rejects raises :class:`StanProgramError`, data Stan rejects
     :class:`StanDataError`, both naming the program ``name`` and quoting Stan.
     """
-    import stan
-
+    stan = import_stan()
     ensure_event_loop_compat()
-    with build_lock(source):
+    # the compiler's and PyStan's console output stays off the user's page
+    # (it is attached to the error when the build fails)
+    with build_lock(source), captured_console():
         remove_incomplete_build(source)
         compile_into_cache(source, name)
         try:
             return stan.build(source, data=dict(data), random_seed=int(seed))
         except RuntimeError as error:  # httpstan's message for data the program rejects
             raise StanDataError(name or "the Stan program", str(error)) from None
+
+
+def import_stan() -> Any:
+    """The ``stan`` module, imported without PyStan 3.10's warning about setuptools' ``pkg_resources``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import stan
+    return stan
 
 
 #: CmdStanPy-style sampler names -> PyStan's names
@@ -237,15 +249,16 @@ class PyStanBackend(Backend):
     def available(cls) -> bool:
         try:
             import httpstan  # noqa: F401
-            import stan  # noqa: F401
+
+            import_stan()
         except ImportError:
             return False
         return True
 
     def versions(self) -> dict[str, str]:
         import httpstan
-        import stan
 
+        stan = import_stan()
         return {"pystan": stan.__version__, "httpstan": httpstan.__version__}
 
     @staticmethod
@@ -274,13 +287,14 @@ class PyStanBackend(Backend):
         start = time.perf_counter()
         model = build_model(program.source, data, seed=seed, name=program.name)
         built = time.perf_counter()
-        fit = model.sample(
-            num_chains=chains,
-            num_warmup=warmup,
-            num_samples=draws,
-            save_warmup=save_warmup_stats,
-            **arguments,
-        )
+        with captured_console():  # PyStan's progress and messages, attached to the error if sampling fails
+            fit = model.sample(
+                num_chains=chains,
+                num_warmup=warmup,
+                num_samples=draws,
+                save_warmup=save_warmup_stats,
+                **arguments,
+            )
         done = time.perf_counter()
         skip = warmup if save_warmup_stats else 0
 
