@@ -113,7 +113,7 @@ def test_second_identical_call_loads_from_cache_and_every_change_misses(
     fit("m_01", cell, seed=1, **TINY)  # and back to the original: a hit again
 
 
-def test_cache_false_always_samples(cell, cache_dir, forbid_sampling):
+def test_cache_false_always_samples(cell, cache_dir, forbid_sampling, a_backend):
     forbid_sampling()
     with pytest.raises(Sampled):
         fit("m_01", cell, cache=False, **TINY)
@@ -124,7 +124,7 @@ def test_cache_false_always_samples(cell, cache_dir, forbid_sampling):
 
 
 @pytest.mark.slow
-def test_h_m01_inference_data_layout(cache_dir):
+def test_h_m01_inference_data_layout(cache_dir, a_backend):
     design = factorial_design({"llm": ["a", "b"], "prompt": ["p", "q"]})
     data, _ = simulate_hierarchical(design, n_obs=15, R=6, D=2, K=3, seed=8)
     idata = fit("h_m01", data, chains=1, warmup=80, draws=40, seed=3, X_new={"llm[T.b]": 1.0, "prompt[T.q]": 0.0})
@@ -246,7 +246,7 @@ def primer_dir(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_generic_program_with_dims_coords_and_predictive(primer_dir, cache_dir):
+def test_generic_program_with_dims_coords_and_predictive(primer_dir, cache_dir, a_backend):
     y = [0.5, 1.5, 1.0, 2.0]
     idata = fit(
         "primer/normal", {"N": 4, "y": y, "sigma": 1.0}, seed=4, **TINY,
@@ -267,11 +267,18 @@ def test_generic_program_with_dims_coords_and_predictive(primer_dir, cache_dir):
 
 
 @pytest.mark.slow
-def test_fit_works_inside_a_running_event_loop(primer_dir):
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_fit_works_inside_a_running_event_loop(primer_dir, name):
     """As in a Jupyter kernel (nbclient), where PyStan's asyncio.run would otherwise fail."""
+    from seu_sensitivity.backends import BackendUnavailable
+
+    try:
+        get_backend(name)
+    except BackendUnavailable as error:
+        pytest.skip(str(error))
 
     async def in_kernel():
-        return fit("primer/normal", {"N": 2, "y": [0.0, 1.0], "sigma": 1.0}, seed=5, cache=False, **TINY)
+        return fit("primer/normal", {"N": 2, "y": [0.0, 1.0], "sigma": 1.0}, seed=5, cache=False, backend=name, **TINY)
 
     idata = asyncio.run(in_kernel())
     assert idata.posterior["mu"].shape == (1, 60)
