@@ -37,7 +37,7 @@ FIXTURE_BOOK = Path(__file__).parent / "fixtures" / "render" / "book"
 #: what Quarto prints while rendering that is not a warning: progress, and the kernel's notice about TCP
 _QUARTO_PROGRESS = re.compile(
     r"^(\s*|\[\d+/\d+\] \S+|Done|Executing '[^']+'|\s+Cell \d+/\d+: '[^']*'\.+(Done)?|Output created: \S+"
-    r"|Starting python3 kernel\.\.\.(\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\..*)?)$")
+    r"|Starting python3 kernel\.\.\.(\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\..*)?(Done)?)$")
 
 
 def quarto_or_skip() -> str:
