@@ -325,6 +325,32 @@ def test_bad_initial_values_are_not_blamed_on_the_data(backend, stan_dir):
     assert not isinstance(error.value, StanDataError)
 
 
+def test_a_fit_prints_nothing(backend, stan_dir, capfd, caplog):
+    """No compile, progress or log line on the user's page (a chapter cell, a worker's terminal):
+    CmdStanPy logs "compiling stan file ..." and "Chain [1] start processing" at INFO, PyStan prints
+    its progress. The program differs from the others by a comment, so that the first run compiles it."""
+    import logging
+
+    (stan_dir / "quiet.stan").write_text("// compiled by test_a_fit_prints_nothing\n" + PROGRAM, encoding="utf-8")
+    capfd.readouterr()
+    with caplog.at_level(logging.DEBUG):
+        idata = fit("quiet", DATA, backend=backend.name, cache=False, seed=2, **SHORT)
+    assert idata.posterior["mu"].shape == (SHORT["chains"], SHORT["draws"])
+    assert capfd.readouterr() == ("", "")
+    # CmdStanPy shows its INFO records through its own handler; other libraries' records show
+    # (through Python's last-resort handler) from WARNING up
+    shown = [r.getMessage() for r in caplog.records
+             if r.name.startswith("cmdstanpy") or r.levelno >= logging.WARNING and r.name.startswith(("httpstan", "stan"))]
+    assert shown == []
+
+
+def test_a_failed_fit_keeps_what_the_backend_said(backend, stan_dir):
+    """Quiet, but not silent on failure: the captured console and log lines travel with the error."""
+    with pytest.raises(RuntimeError) as error:
+        contract_fit(backend, init={"mu": float("nan"), "tau": 1.0})
+    assert "console output before the error" in "\n".join(getattr(error.value, "__notes__", []))
+
+
 def test_a_missing_backend_says_how_to_install_it(monkeypatch, stan_dir):
     monkeypatch.setattr(backends, "_instances", {})
     monkeypatch.setattr(CmdStanPyBackend, "available", classmethod(lambda cls: False))

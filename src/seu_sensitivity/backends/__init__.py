@@ -12,10 +12,18 @@ caller names one.
 
 from __future__ import annotations
 
-from seu_sensitivity.backends.base import Backend, BackendUnavailable, SampleResult, StanProgram
+from seu_sensitivity.backends.base import (
+    Backend,
+    BackendUnavailable,
+    SampleResult,
+    StanDataError,
+    StanProgram,
+    StanProgramError,
+)
 from seu_sensitivity.paths import BACKEND_CHOICES, backend_setting
 
-__all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanProgram", "get_backend", "BACKENDS"]
+__all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanDataError", "StanProgram", "StanProgramError",
+           "get_backend", "BACKENDS"]
 
 #: backend name -> "module:class", imported only when used
 BACKENDS: dict[str, str] = {

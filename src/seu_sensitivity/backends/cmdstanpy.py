@@ -13,10 +13,14 @@ program, data, seed and initial values the two backends give the same draws.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,8 +36,9 @@ from seu_sensitivity.backends.base import (
     sampler_stats,
     split_inits,
 )
+from seu_sensitivity.backends.quiet import captured_console
 
-__all__ = ["CmdStanPyBackend", "SIG_FIGS", "cmdstan_full_version"]
+__all__ = ["CmdStanPyBackend", "SIG_FIGS", "cmdstan_full_version", "quiet_cmdstanpy"]
 
 #: PyStan-style sampler names -> CmdStanPy's names
 _RENAME = {"delta": "adapt_delta", "max_depth": "max_treedepth", "stepsize": "step_size"}
@@ -144,25 +149,27 @@ class CmdStanPyBackend(Backend):
         elif inits.radius is not None:
             arguments["inits"] = inits.radius
         start = time.perf_counter()
-        model = self._model(program)
-        built = time.perf_counter()
-        try:
-            fit = model.sample(
-                data=dict(data),
-                chains=chains,
-                iter_warmup=warmup,
-                iter_sampling=draws,
-                seed=int(seed),
-                save_warmup=save_warmup_stats,
-                parallel_chains=min(chains, os.cpu_count() or 1),
-                sig_figs=self.sig_figs,
-                **arguments,
-            )
-        except RuntimeError as error:
-            data_error = _data_error(str(error), program.source)
-            if data_error is None:
-                raise
-            raise StanDataError(program.name, data_error) from None
+        with quiet_cmdstanpy():
+            model = self._model(program)
+            built = time.perf_counter()
+            try:
+                fit = model.sample(
+                    data=dict(data),
+                    chains=chains,
+                    iter_warmup=warmup,
+                    iter_sampling=draws,
+                    seed=int(seed),
+                    save_warmup=save_warmup_stats,
+                    parallel_chains=min(chains, os.cpu_count() or 1),
+                    sig_figs=self.sig_figs,
+                    **arguments,
+                )
+            except RuntimeError as error:
+                data_error = _data_error(str(error), program.source)
+                if data_error is None:
+                    raise
+                raise StanDataError(program.name, data_error) from None
+            declared = _declared_dimensions(model)
         done = time.perf_counter()
         skip = warmup if save_warmup_stats else 0
         out: dict[str, np.ndarray] = {}
@@ -170,7 +177,7 @@ class CmdStanPyBackend(Backend):
             values = np.asarray(fit.stan_variable(name, inc_warmup=save_warmup_stats))  # (chain*draw, *shape)
             values = values.reshape(chains, -1, *values.shape[1:])
             out[name] = values[:, skip:]
-        for name, shape in zero_size_variables(_declared_dimensions(model), out, chains, draws).items():
+        for name, shape in zero_size_variables(declared, out, chains, draws).items():
             out[name] = np.zeros(shape)
         method = fit.method_variables()  # name -> (draw, chain), warmup included when saved
         columns = {
@@ -190,6 +197,29 @@ class CmdStanPyBackend(Backend):
 _BLOCK = re.compile(r"^\s*(data|transformed data|parameters|transformed parameters|model|generated quantities)\s*\{",
                     flags=re.MULTILINE)
 _LOCATION = re.compile(r"\(in '[^']*', line (\d+),")
+
+
+@contextlib.contextmanager
+def quiet_cmdstanpy() -> Iterator[None]:
+    """CmdStanPy's log lines ("compiling stan file", "Chain [1] start processing", ...) and any
+    console output kept off the user's page, and attached to the error if the block fails.
+
+    CmdStanPy logs INFO records through a handler on ``sys.stderr``, which in
+    a notebook is the cell's output. For the block, its logger writes into
+    :func:`~seu_sensitivity.backends.quiet.captured_console`'s buffer instead.
+    """
+    from cmdstanpy.utils import get_logger
+
+    logger = get_logger()  # configured now, so that CmdStanPy adds no handler of its own inside the block
+    saved = logger.handlers[:], logger.propagate
+    with captured_console():
+        handler = logging.StreamHandler(sys.stderr)  # the capture buffer, inside the block
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        logger.handlers, logger.propagate = [handler], False
+        try:
+            yield
+        finally:
+            logger.handlers, logger.propagate = saved
 
 
 def _data_lines(source: str) -> range:
