@@ -243,7 +243,9 @@ def fit(
         :func:`seu_sensitivity.paths.backend_setting`); ``"auto"`` (CmdStanPy
         when CmdStan is installed, else PyStan), ``"cmdstanpy"`` or
         ``"pystan"``. Both give the same draws for the same seed and
-        initial values, so the choice changes the speed, not the fit.
+        initial values (``tests/test_backend_contract.py``; not with
+        ``warmup=0``, where they run different Stan services), so the
+        choice changes the speed, not the fit.
     cache
         Load/store the fit in the fit cache (``.cache/fits/``, or ``$SEU_CACHE_DIR``).
     priors
