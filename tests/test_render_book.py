@@ -31,3 +31,14 @@ def test_chapter_renders_in_quick_mode(quick_book, chapter):
     page = out / page_path(chapter)
     assert page.is_file()
     assert check_page(page) == []
+
+
+def test_no_chapter_names_a_backend():
+    """One book, either backend: the choice is SEU_BACKEND's (paths.backend_setting), never a chapter's."""
+    import re
+
+    naming = re.compile(r"""get_backend\(\s*['"]|backend\s*=\s*['"]|PyStanBackend|CmdStanPyBackend""")
+    offenders = [f"{chapter}:{number}: {line.strip()}" for chapter in CHAPTERS
+                 for number, line in enumerate((ROOT / chapter).read_text(encoding="utf-8").splitlines(), 1)
+                 if naming.search(line)]
+    assert offenders == []

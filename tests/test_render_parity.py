@@ -27,7 +27,7 @@ import pytest
 from seu_sensitivity.paths import project_root
 from seu_sensitivity.render.builtin import render_book
 from seu_sensitivity.render.config import load_config
-from seu_sensitivity.render.outline import compare_sites, page_outline, site_pages, stray_output
+from seu_sensitivity.render.outline import compare_checks, compare_sites, page_outline, site_pages, stray_output
 from seu_sensitivity.render.quarto import find_quarto, quarto_arguments
 from seu_sensitivity.render.site import page_path
 from seu_sensitivity.render.sitecheck import check_page
@@ -85,6 +85,7 @@ def test_fixture_book_reads_the_same_in_both_engines(fixture_sites):
     assert alpha.equations == {"eq-softmax": "1.1"} and ("#eq-softmax", "Equation 1.1") in alpha.xrefs
     preface = page_outline(quarto_site / "index.html", "Fixture Book")
     assert preface.chapter == "Preface" and preface.sections == []
+    assert alpha.checks and compare_checks(quarto_site, builtin_site, values=True) == []
 
 
 def test_the_comparison_sees_a_renumbered_page(fixture_sites, tmp_path):
@@ -122,6 +123,7 @@ def test_both_engines_build_the_same_book(quarto_book, quick_book):
     assert quarto_book.returncode == 0 and not errors
     title = load_config(project_root()).title
     assert compare_sites(quarto_book.site, builtin_site, book_title=title, names=("Quarto", "built-in")) == []
+    assert compare_checks(quarto_book.site, builtin_site, names=("Quarto", "built-in"), values=True) == []
 
 
 @pytest.mark.parametrize("engine", ["Quarto", "built-in"])

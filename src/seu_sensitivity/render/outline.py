@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-__all__ = ["PageOutline", "page_outline", "compare_sites", "site_pages", "stray_output"]
+__all__ = ["PageOutline", "page_outline", "compare_sites", "compare_checks", "site_pages", "stray_output"]
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 _FLOAT_ID = re.compile(r"^(fig|tbl)-(?![\w-]*-caption-)[\w-]+$")
@@ -58,6 +58,8 @@ class PageOutline:
     #: text outside code and math, and the text of every cell output (with its classes)
     prose: list[str] = field(default_factory=list)
     outputs: list[tuple[str, str]] = field(default_factory=list)
+    #: rows of the chapter's proposition-checks table: check, value, expected, tolerance, passed, note
+    checks: list[tuple[str, ...]] = field(default_factory=list)
 
 
 class _Reader(HTMLParser):
@@ -70,6 +72,8 @@ class _Reader(HTMLParser):
         self.captures: list[tuple[str, dict[str, str], str, list[str]]] = []
         self.open_float: list[str] = []
         self.in_main = False
+        self.in_checks = False  # inside the proposition-checks table
+        self.check_row: list[str] | None = None
 
     def _capture(self, kind: str, attr: dict[str, str], extra: str = "") -> None:
         """Collect the text of the element with ``attr`` until it closes."""
@@ -105,6 +109,13 @@ class _Reader(HTMLParser):
             self._capture("xref", attr)
         if "cell-output" in classes:
             self._capture("output", attr)
+        if tag == "table" and "proposition-checks" in classes:
+            self.in_checks = True
+        if self.in_checks:
+            if tag == "tr":
+                self.check_row = []
+            elif tag == "td" and self.check_row is not None:
+                self._capture("check-cell", attr)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "main":
@@ -114,12 +125,18 @@ class _Reader(HTMLParser):
                 continue
             closing = self.stack[i:]
             del self.stack[i:]
-            for _, attr in reversed(closing):
-                self._close(attr)
+            for closed_tag, attr in reversed(closing):
+                self._close(attr, closed_tag)
             break
 
-    def _close(self, attr: dict[str, str]) -> None:
+    def _close(self, attr: dict[str, str], tag: str = "") -> None:
         ident = attr.get("id", "")
+        if self.in_checks:
+            if tag == "tr" and self.check_row:
+                self.outline.checks.append(tuple(self.check_row))
+                self.check_row = None
+            elif tag == "table":
+                self.in_checks = False
         if self.open_float and ident == self.open_float[-1]:
             self.open_float.pop()
         for index in range(len(self.captures) - 1, -1, -1):
@@ -147,6 +164,8 @@ class _Reader(HTMLParser):
             out.xrefs.append((attr.get("href", ""), _space(text)))
         elif kind == "output":
             out.outputs.append((attr.get("class", ""), text.strip()))
+        elif kind == "check-cell" and self.check_row is not None:
+            self.check_row.append(_space(text))
 
     def handle_data(self, data: str) -> None:
         if not self.in_main:
@@ -195,6 +214,24 @@ def compare_sites(first: Path | str, second: Path | str, *, book_title: str | No
             if a_value != b_value:
                 problems.append(f"{page}: {name} differ: {a_name} {_diff(a_value, b_value)}, "
                                 f"{b_name} {_diff(b_value, a_value)}")
+    return problems
+
+
+def compare_checks(first: Path | str, second: Path | str, *, names: tuple[str, str] = ("first", "second"),
+                   values: bool = False) -> list[str]:
+    """Pages whose proposition checks differ between two builds: which checks ran and whether each passed.
+
+    With ``values=True`` the checked values must agree too (two backends that
+    give the same draws give the same values).
+    """
+    a_name, b_name = names
+    problems: list[str] = []
+    for page in (p for p in site_pages(first) if p in site_pages(second)):
+        keep = (lambda row: row) if values else (lambda row: (row[0], row[4]))
+        a = [keep(row) for row in page_outline(Path(first) / page).checks]
+        b = [keep(row) for row in page_outline(Path(second) / page).checks]
+        if a != b:
+            problems.append(f"{page}: proposition checks differ: {a_name} {_diff(a, b)}, {b_name} {_diff(b, a)}")
     return problems
 
 
