@@ -23,8 +23,6 @@ from typing import Any, Mapping
 import numpy as np
 from filelock import FileLock
 
-from seu_sensitivity.backends.quiet import captured_console
-
 from seu_sensitivity.backends.base import (
     STAN_STATS,
     Backend,
@@ -36,6 +34,7 @@ from seu_sensitivity.backends.base import (
     sampler_stats,
     split_inits,
 )
+from seu_sensitivity.backends.quiet import captured_console
 
 __all__ = [
     "PyStanBackend",
