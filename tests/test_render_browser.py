@@ -62,7 +62,10 @@ def probe(page: Path, tmp_path: Path) -> dict:
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", "--virtual-time-budget=10000", "--dump-dom",
                probe_page.as_uri()]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        probe_page.unlink()  # the site (shared by other tests) keeps only the book's own pages
     match = re.search(r'<pre id="seu-probe">(.*?)</pre>', proc.stdout)
     assert match, f"no probe result from Chromium (exit {proc.returncode}): {proc.stderr[-2000:]}"
     return json.loads(match.group(1).replace("&quot;", '"'))
