@@ -226,8 +226,9 @@ def compare_checks(first: Path | str, second: Path | str, *, names: tuple[str, s
     """
     a_name, b_name = names
     problems: list[str] = []
-    for page in (p for p in site_pages(first) if p in site_pages(second)):
-        keep = (lambda row: row) if values else (lambda row: (row[0], row[4]))
+    keep = (lambda row: row) if values else (lambda row: (row[0], row[4]))
+    second_pages = set(site_pages(second))
+    for page in (p for p in site_pages(first) if p in second_pages):
         a = [keep(row) for row in page_outline(Path(first) / page).checks]
         b = [keep(row) for row in page_outline(Path(second) / page).checks]
         if a != b:
@@ -260,9 +261,8 @@ def stray_output(path: Path | str) -> list[str]:
     for classes, text in outline.outputs:
         if "cell-output-stderr" in classes.split() and text:
             problems.append(f"{name}: a cell shows its error stream: {text[:120]!r}")
-        elif _BUILD_OUTPUT.search(text):
-            problems.append(f"{name}: build or sampler output in a cell: {_BUILD_OUTPUT.search(text).group(0)!r} "
-                            f"in {text[:120]!r}")
+        elif build := _BUILD_OUTPUT.search(text):
+            problems.append(f"{name}: build or sampler output in a cell: {build.group(0)!r} in {text[:120]!r}")
         elif text in ("True", "False"):
             problems.append(f"{name}: a bare {text} result in a cell's output")
     return problems
