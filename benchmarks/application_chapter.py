@@ -46,7 +46,7 @@ def fit_times(cache_dir: Path) -> dict[str, float]:
     With a shared cache (``--cache-dir``) every stored version of the chapter's
     fits is counted (quick and full settings alike), so use a fresh cache for timings.
     """
-    from seu_sensitivity.application import HIERARCHICAL_SEED, INDEPENDENT_SEED, POOLED_SEED
+    from seu_sensitivity.studies.pilot import HIERARCHICAL_SEED, INDEPENDENT_SEED, POOLED_SEED
 
     totals = {"m_01 (sum over the independent fits)": 0.0, "m_01 fits": 0, "h_m01 hierarchical": 0.0,
               "h_m01 complete pooling": 0.0}
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("--warm-only", action="store_true", help="skip the cold render (use with --cache-dir)")
     args = parser.parse_args()
 
-    from seu_sensitivity.paths import project_root
+    from seu_sensitivity.settings import project_root
 
     root = project_root()
     with tempfile.TemporaryDirectory() as tmp:

@@ -80,10 +80,10 @@ def run(output_path: Path, scratch: Path) -> None:
     import httpstan.cache
     import numpy as np
 
-    from seu_sensitivity import application as app
-    from seu_sensitivity.backends import get_backend
+    from seu_sensitivity.studies import pilot as app
+    from seu_sensitivity.inference.backends import get_backend
     from seu_sensitivity.datasets import factorial_pilot
-    from seu_sensitivity.fitting import prepare
+    from seu_sensitivity.inference.fitting import prepare
 
     assert str(httpstan.cache.cache_directory()).startswith(str(scratch)), httpstan.cache.cache_directory()
     backends = {name: get_backend(name) for name in ("pystan", "cmdstanpy")}

@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from seu_sensitivity import factorial_design, simulate_hierarchical
-from seu_sensitivity.backends import StanProgram, get_backend
-from seu_sensitivity.fitting import prepare
-from seu_sensitivity.models import M01Priors, stan_file
+from seu_sensitivity.inference.backends import StanProgram, get_backend
+from seu_sensitivity.inference.fitting import prepare
+from seu_sensitivity.model.priors import M01Priors
+from seu_sensitivity.inference.programs import stan_file
 
 SCALE_LINE = "    real log_scale = log1p_exp(log_alpha + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha |c|)"
 VARIANTS = {

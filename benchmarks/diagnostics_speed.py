@@ -35,8 +35,8 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 
-from seu_sensitivity import convergence
-from seu_sensitivity.diagnostics import diagnose
+from seu_sensitivity.inference import convergence
+from seu_sensitivity.inference.diagnostics import diagnose
 
 
 def draws(chains: int, n_draws: int, elements: int, seed: int) -> np.ndarray:

@@ -56,10 +56,10 @@ import arviz as az
 import numpy as np
 
 from seu_sensitivity import factorial_design, simulate_hierarchical
-from seu_sensitivity.backends import StanProgram, get_backend
-from seu_sensitivity.backends.pystan import build_model
-from seu_sensitivity.fitting import fit, prepare
-from seu_sensitivity.models import stan_dir
+from seu_sensitivity.inference.backends import StanProgram, get_backend
+from seu_sensitivity.inference.backends.pystan import build_model
+from seu_sensitivity.inference.fitting import fit, prepare
+from seu_sensitivity.settings import stan_dir
 
 
 def without_generated_quantities(source: str) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 
-from seu_sensitivity import psis
+from seu_sensitivity.inference import psis
 
 
 def log_likelihood(chains: int, n_draws: int, observations: int, seed: int) -> np.ndarray:

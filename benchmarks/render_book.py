@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seu_sensitivity.paths import project_root
+from seu_sensitivity.settings import project_root
 from seu_sensitivity.render.builtin import default_jobs, render_book
 
 BUDGET_SECONDS = 60.0

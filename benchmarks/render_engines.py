@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seu_sensitivity.paths import PROJECT_ENV, project_root
+from seu_sensitivity.settings import PROJECT_ENV, project_root
 from seu_sensitivity.render.quarto import find_quarto, quarto_arguments
 
 RESULT = project_root() / "benchmarks" / "results" / "render_engines.json"

@@ -42,7 +42,7 @@ import os
 import tempfile
 import time
 
-from seu_sensitivity.paths import project_root
+from seu_sensitivity.settings import project_root
 
 from seu_sensitivity.validation import (
     ValidationConfig,

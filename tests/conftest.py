@@ -27,7 +27,7 @@ def quarto_book(tmp_path_factory) -> QuartoBook:
     Skips where Quarto is not installed. In a fresh clone this is the cold
     render (empty fit cache); :func:`quick_book` then runs warm after it.
     """
-    from seu_sensitivity.paths import project_root
+    from seu_sensitivity.settings import project_root
     from seu_sensitivity.render.quarto import find_quarto, quarto_arguments
 
     quarto = find_quarto()
@@ -51,7 +51,7 @@ def quick_book(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     Quarto is installed its render goes first, so this one runs warm from
     the fit cache, as a user's second build would.
     """
-    from seu_sensitivity.paths import project_root
+    from seu_sensitivity.settings import project_root
     from seu_sensitivity.render import RenderError
     from seu_sensitivity.render.builtin import render_book
     from seu_sensitivity.render.config import load_config
@@ -75,11 +75,11 @@ def no_build_litter_in_the_project():
     """Stan compiles leave nothing in the working directory (the project, under `make test`).
 
     setuptools puts object files (about 20 MB a program) under ./build; every
-    compile goes through seu_sensitivity.backends.pystan.build_model, which
+    compile goes through seu_sensitivity.inference.backends.pystan.build_model, which
     builds in a scratch folder. A `build/` that appears during the session
     means some code path compiled around it, and fails the session.
     """
-    from seu_sensitivity.paths import project_root
+    from seu_sensitivity.settings import project_root
 
     litter = list(dict.fromkeys([Path.cwd() / "build", project_root() / "build"]))
     before = {path for path in litter if path.exists()}

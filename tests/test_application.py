@@ -15,11 +15,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from seu_sensitivity import application as app  # noqa: E402
+from seu_sensitivity.studies import pilot as app  # noqa: E402
 from seu_sensitivity.datasets import factorial_pilot  # noqa: E402
-from seu_sensitivity.models import TASK_PRIORS  # noqa: E402
-from seu_sensitivity.plots import application as app_plots  # noqa: E402
-from seu_sensitivity.stacking import CellData, stack_cells  # noqa: E402
+from seu_sensitivity.datasets import TASK_PRIORS  # noqa: E402
+from seu_sensitivity.plots import study as app_plots  # noqa: E402
+from seu_sensitivity.model.stacking import CellData, stack_cells  # noqa: E402
 
 
 @pytest.fixture(scope="module")

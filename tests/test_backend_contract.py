@@ -17,12 +17,12 @@ import arviz as az
 import numpy as np
 import pytest
 
-import seu_sensitivity.backends as backends
-from seu_sensitivity.backends import BACKENDS, StanProgram, get_backend
-from seu_sensitivity.backends.base import Backend, BackendUnavailable, StanDataError, StanProgramError
-from seu_sensitivity.backends.cmdstanpy import CmdStanPyBackend
-from seu_sensitivity.backends.pystan import PyStanBackend
-from seu_sensitivity.fitting import fit
+import seu_sensitivity.inference.backends as backends
+from seu_sensitivity.inference.backends import BACKENDS, StanProgram, get_backend
+from seu_sensitivity.inference.backends.base import Backend, BackendUnavailable, StanDataError, StanProgramError
+from seu_sensitivity.inference.backends.cmdstanpy import CmdStanPyBackend
+from seu_sensitivity.inference.backends.pystan import PyStanBackend
+from seu_sensitivity.inference.fitting import fit
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import seu_sensitivity.backends as backends
-from seu_sensitivity.backends import BackendUnavailable, StanProgram, get_backend
-from seu_sensitivity.backends.base import Inits, StanProgramError, split_inits
-from seu_sensitivity.backends.cmdstanpy import CmdStanPyBackend
-from seu_sensitivity.backends.pystan import PyStanBackend, ensure_event_loop_compat
-from seu_sensitivity.paths import BACKEND_ENV, backend_setting
+import seu_sensitivity.inference.backends as backends
+from seu_sensitivity.inference.backends import BackendUnavailable, StanProgram, get_backend
+from seu_sensitivity.inference.backends.base import Inits, StanProgramError, split_inits
+from seu_sensitivity.inference.backends.cmdstanpy import CmdStanPyBackend
+from seu_sensitivity.inference.backends.pystan import PyStanBackend, ensure_event_loop_compat
+from seu_sensitivity.settings import BACKEND_ENV, backend_setting
 
 needs_pystan = pytest.mark.skipif(not PyStanBackend.available(), reason="PyStan is not importable (pip install pystan)")
 
@@ -94,7 +94,7 @@ def test_backend_setting_is_read_from_seu_backend(monkeypatch):
         get_backend()
     import inspect
 
-    from seu_sensitivity.fitting import fit
+    from seu_sensitivity.inference.fitting import fit
 
     assert inspect.signature(fit).parameters["backend"].default is None  # fit() follows the setting
 
@@ -103,7 +103,7 @@ def test_cmdstan_version_in_the_cache_key_has_its_patch_number(tmp_path, monkeyp
     """2.35.0 and 2.35.1 may sample differently: the version read from CmdStan's makefile is complete."""
     import cmdstanpy
 
-    from seu_sensitivity.backends.cmdstanpy import cmdstan_full_version
+    from seu_sensitivity.inference.backends.cmdstanpy import cmdstan_full_version
 
     (tmp_path / "makefile").write_text("## CmdStan\nCMDSTAN_VERSION := 2.35.1\nSTAN ?= stan/\n")
     monkeypatch.setattr(cmdstanpy, "cmdstan_path", lambda: str(tmp_path))
@@ -150,7 +150,7 @@ def test_incomplete_httpstan_build_is_removed_and_a_complete_one_kept(tmp_path, 
     """An entry missing stanc.log (a build interrupted by a concurrent one) must not poison later builds."""
     import httpstan.cache
 
-    from seu_sensitivity.backends.pystan import build_lock, remove_incomplete_build
+    from seu_sensitivity.inference.backends.pystan import build_lock, remove_incomplete_build
 
     monkeypatch.setattr(httpstan.cache, "cache_directory", lambda: tmp_path)
     source = "parameters { real mu; } model { mu ~ normal(0, 1); }"
@@ -172,7 +172,7 @@ def test_incomplete_httpstan_build_is_removed_and_a_complete_one_kept(tmp_path, 
 
 
 def test_sampler_stats_split_warmup_and_use_arviz_names_and_dtypes():
-    from seu_sensitivity.backends.base import sampler_stats
+    from seu_sensitivity.inference.backends.base import sampler_stats
 
     steps = np.arange(2 * 5).reshape(2, 5).astype(float)  # (chain, draw), first 2 draws warmup
     columns = {"n_leapfrog__": steps, "divergent__": np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1.0]]),
@@ -191,8 +191,8 @@ def test_cmdstanpy_zero_size_variables_are_filled_as_empty_arrays():
     """CmdStan writes no CSV column for gamma when P = 0: the backend adds it, empty, like PyStan's."""
     import doctest
 
-    import seu_sensitivity.backends.cmdstanpy as module
-    from seu_sensitivity.backends.cmdstanpy import zero_size_variables
+    import seu_sensitivity.inference.backends.cmdstanpy as module
+    from seu_sensitivity.inference.backends.cmdstanpy import zero_size_variables
 
     declared = {"alpha": 1, "gamma": 1, "gamma0_free": 1, "log_lik": 1, "sigma_cell": 0}
     present = {"alpha": np.ones((2, 5, 3)), "log_lik": np.ones((2, 5, 7)), "sigma_cell": np.ones((2, 5))}
@@ -211,7 +211,7 @@ def test_compile_into_cache_survives_a_slow_stanc(tmp_path, monkeypatch):
     import httpstan.compile
     import httpstan.models
 
-    from seu_sensitivity.backends import pystan as module
+    from seu_sensitivity.inference.backends import pystan as module
 
     real_run = subprocess.run
 
@@ -250,7 +250,7 @@ def test_compile_into_cache_builds_a_complete_entry_once(tmp_path, monkeypatch):
     import httpstan.cache
     import httpstan.models
 
-    from seu_sensitivity.backends.pystan import compile_into_cache, remove_incomplete_build
+    from seu_sensitivity.inference.backends.pystan import compile_into_cache, remove_incomplete_build
 
     import subprocess
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from seu_sensitivity.backends.cmdstanpy import CmdStanPyBackend
-from seu_sensitivity.backends.pystan import PyStanBackend
-from seu_sensitivity.paths import BACKEND_ENV, project_root
+from seu_sensitivity.inference.backends.cmdstanpy import CmdStanPyBackend
+from seu_sensitivity.inference.backends.pystan import PyStanBackend
+from seu_sensitivity.settings import BACKEND_ENV, project_root
 from seu_sensitivity.render.builtin import render_book
 from seu_sensitivity.render.outline import compare_checks, page_outline
 from seu_sensitivity.render.site import page_path

@@ -24,12 +24,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from seu_sensitivity import paths
-from seu_sensitivity.cache import (
-    CacheWriteWarning,
-    CorruptCacheEntryWarning,
-    FitCache,
-)
+from seu_sensitivity import settings as paths
+from seu_sensitivity.inference.cache import CacheWriteWarning, CorruptCacheEntryWarning, FitCache
 
 # --------------------------------------------------------------------------- helpers
 
@@ -364,7 +360,7 @@ def test_corruption_is_detected_reported_removed_and_refitted(
     assert (result.status, result.ok) == ("corrupt", False)
     assert reason in result.reason
 
-    with caplog.at_level(logging.WARNING, logger="seu_sensitivity.cache"):
+    with caplog.at_level(logging.WARNING, logger="seu_sensitivity.inference.cache"):
         with pytest.warns(CorruptCacheEntryWarning) as record:
             assert cache.load(key) is None
     warning = record[0].message

@@ -8,8 +8,8 @@ import arviz as az
 import numpy as np
 import pytest
 
-from seu_sensitivity import paths
-from seu_sensitivity.cache import FitCache
+from seu_sensitivity import settings as paths
+from seu_sensitivity.inference.cache import FitCache
 from seu_sensitivity.cli import main
 
 

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 from seu_sensitivity import factorial_design, simulate_hierarchical
-from seu_sensitivity.diagnostics import compare_means
-from seu_sensitivity.fitting import fit
-from seu_sensitivity.models import HM01Priors, stan_file
-from seu_sensitivity.stan_source import BlockDifference, block_differences, read_blocks
+from seu_sensitivity.inference.diagnostics import compare_means
+from seu_sensitivity.inference.fitting import fit
+from seu_sensitivity.model.priors import HM01Priors
+from seu_sensitivity.inference.programs import stan_file
+from seu_sensitivity.inference.stan_source import BlockDifference, block_differences, read_blocks
 
 MODELS = ("h_m01", "h_m01_centered")
 #: the only code that may differ between the programs: which of z and log_alpha is sampled

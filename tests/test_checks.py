@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-import seu_sensitivity.checks as checks_module
-from seu_sensitivity.checks import Checks, PropositionCheckFailed
+import seu_sensitivity.book.checks as checks_module
+from seu_sensitivity.book.checks import Checks, PropositionCheckFailed
 
 
 def test_close_uses_the_stated_tolerance_inclusively():

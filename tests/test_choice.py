@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from seu_sensitivity import choice
-from seu_sensitivity.simulate import random_menus, simulate_hierarchical
-from seu_sensitivity.stacking import CellData
+from seu_sensitivity.model import choice
+from seu_sensitivity.model.simulate import random_menus, simulate_hierarchical
+from seu_sensitivity.model.stacking import CellData
 
 finite = st.floats(-5, 5, allow_nan=False)
 

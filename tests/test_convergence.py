@@ -13,8 +13,8 @@ import arviz as az
 import numpy as np
 import pytest
 
-from seu_sensitivity import convergence
-from seu_sensitivity.diagnostics import _worst, diagnose
+from seu_sensitivity.inference import convergence
+from seu_sensitivity.inference.diagnostics import _worst, diagnose
 
 RTOL = 1e-12
 FUNCTIONS = {"rhat": (convergence.rhat, lambda ds: az.rhat(ds)),

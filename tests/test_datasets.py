@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from seu_sensitivity.datasets import eight_schools, factorial_pilot, factorial_pilot_dir
-from seu_sensitivity.stacking import stack_cells
+from seu_sensitivity.model.stacking import stack_cells
 
 
 def test_factorial_pilot_cells_and_data():

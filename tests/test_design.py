@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seu_sensitivity.design import design_from_formula, factorial_design
+from seu_sensitivity.model.design import design_from_formula, factorial_design
 
 MODELS = ["GPT-4o", "GPT-4o-mini", "Claude 3.5S", "Claude 3.5H", "Gemini 1.5P", "Gemini 1.5F"]
 PROMPTS = ["neutral", "chain-of-thought", "role-play"]

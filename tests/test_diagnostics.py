@@ -6,7 +6,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from seu_sensitivity.diagnostics import diagnose, verdict
+from seu_sensitivity.inference.diagnostics import diagnose, verdict
 
 CHAINS, DRAWS = 4, 1000
 
@@ -93,7 +93,7 @@ def test_var_names_restrict_the_checks(var_names):
 
 
 def test_compare_gives_one_row_per_fit_with_the_worst_values():
-    from seu_sensitivity.diagnostics import compare
+    from seu_sensitivity.inference.diagnostics import compare
 
     diverging = np.zeros((CHAINS, DRAWS), bool)
     diverging[0, :2] = True
@@ -124,7 +124,7 @@ def test_compare_means_measures_the_difference_in_monte_carlo_errors():
     """Two fits of one distribution agree within a few MCSEs; a shifted one does not; labels follow the coords."""
     import arviz as az
 
-    from seu_sensitivity.diagnostics import compare_means
+    from seu_sensitivity.inference.diagnostics import compare_means
 
     rng = np.random.default_rng(8)
 

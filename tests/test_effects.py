@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seu_sensitivity.effects import contrast, effects_table, heterogeneity, regression_mean, summarise
+from seu_sensitivity.inference.effects import contrast, effects_table, heterogeneity, regression_mean, summarise
 
 PREDICTORS = ["llm[T.B]", "prompt[T.directive]", "llm[T.B]:prompt[T.directive]"]
 CELLS = ["A__neutral", "A__directive", "B__neutral", "B__directive"]

@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 
 from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical, stack_cells
-from seu_sensitivity.backends import BACKENDS, get_backend
-from seu_sensitivity.backends.cmdstanpy import CmdStanPyBackend
-from seu_sensitivity.backends.pystan import PyStanBackend
-from seu_sensitivity.fitting import DEFAULT_SEED, fit, prepare, sampling_seconds
-from seu_sensitivity.models import HM01Priors, M01Priors, stan_dir, x_new_frame
+from seu_sensitivity.inference.backends import BACKENDS, get_backend
+from seu_sensitivity.inference.backends.cmdstanpy import CmdStanPyBackend
+from seu_sensitivity.inference.backends.pystan import PyStanBackend
+from seu_sensitivity.inference.fitting import DEFAULT_SEED, fit, prepare, sampling_seconds
+from seu_sensitivity.model.priors import HM01Priors, M01Priors
+from seu_sensitivity.settings import stan_dir
+from seu_sensitivity.inference.programs import x_new_frame
 
 TINY = dict(chains=1, warmup=100, draws=60)
 
@@ -53,7 +55,7 @@ def forbid_sampling(monkeypatch):
 @pytest.fixture
 def a_backend():
     """The backend fit() picks by default, or a skip saying none is installed."""
-    from seu_sensitivity.backends import BackendUnavailable
+    from seu_sensitivity.inference.backends import BackendUnavailable
 
     try:
         return get_backend()
@@ -144,7 +146,7 @@ def test_h_m01_inference_data_layout(cache_dir, a_backend):
     np.testing.assert_array_equal(idata.constant_data["cell_index"].values, data.cell_of)
     assert idata.sample_stats["diverging"].dtype == bool
     # diagnose() reads this layout: one chain of 40 draws is flagged, with finite ESS figures
-    from seu_sensitivity.diagnostics import diagnose
+    from seu_sensitivity.inference.diagnostics import diagnose
 
     table = diagnose(idata)
     assert np.isfinite(table.loc["min bulk ESS", "value"]) and not table.attrs["trustworthy"]
@@ -180,7 +182,7 @@ def test_belief_scaling_follows_choices_per_belief_coordinate():
     """"auto" scales a cell exactly when it has >= SCALED_BELIEFS_MIN_CHOICES choices per
     coordinate (K - 1) D; True / False / a full {cell: bool} mapping override it, and the
     choice reaches the Stan data and the fit's constant_data."""
-    from seu_sensitivity.models import SCALED_BELIEFS_MIN_CHOICES, belief_scaling, choices_per_belief_coordinate
+    from seu_sensitivity.inference.programs import SCALED_BELIEFS_MIN_CHOICES, belief_scaling, choices_per_belief_coordinate
 
     design = factorial_design({"llm": ["a", "b"]})
     data, _ = simulate_hierarchical(design, n_obs=40, R=4, D=2, K=3, seed=1)   # 40 / 4 = 10 per coordinate
@@ -270,7 +272,7 @@ def test_generic_program_with_dims_coords_and_predictive(primer_dir, cache_dir, 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
 def test_fit_works_inside_a_running_event_loop(primer_dir, name):
     """As in a Jupyter kernel (nbclient), where PyStan's asyncio.run would otherwise fail."""
-    from seu_sensitivity.backends import BackendUnavailable
+    from seu_sensitivity.inference.backends import BackendUnavailable
 
     try:
         get_backend(name)

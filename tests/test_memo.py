@@ -1,4 +1,4 @@
-"""Remembered results (seu_sensitivity.memo): reused for the same numbers and code, recomputed otherwise."""
+"""Remembered results (seu_sensitivity.inference.memo): reused for the same numbers and code, recomputed otherwise."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from seu_sensitivity import memo
+from seu_sensitivity.inference import memo
 from seu_sensitivity.cli import main as seu_main
 
 CALLS: list[int] = []
@@ -67,7 +67,7 @@ def test_small_inputs_and_opt_out_are_not_remembered(cache, monkeypatch):
 
 def test_code_change_means_a_new_folder():
     here = memo._fingerprint((__name__,))
-    other = memo._fingerprint(("seu_sensitivity.psis",))
+    other = memo._fingerprint(("seu_sensitivity.inference.psis",))
     assert here != other and len(here) == 16
 
 
@@ -86,8 +86,8 @@ def test_a_damaged_result_is_recomputed_not_trusted(cache):
 
 def test_diagnose_and_loo_give_the_same_numbers_remembered(cache):
     """The remembered paths of diagnose() and psis.loo() return exactly what a fresh computation does."""
-    from seu_sensitivity import psis
-    from seu_sensitivity.diagnostics import diagnose
+    from seu_sensitivity.inference import psis
+    from seu_sensitivity.inference.diagnostics import diagnose
 
     rng = np.random.default_rng(3)
     idata = az.from_dict(

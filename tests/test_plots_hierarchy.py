@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seu_sensitivity.design import factorial_design
+from seu_sensitivity.model.design import factorial_design
 from seu_sensitivity.plots import hierarchy
-from seu_sensitivity.simulate import simulate_hierarchical
+from seu_sensitivity.model.simulate import simulate_hierarchical
 
 MODELS = ["GPT-4o", "GPT-4o-mini", "Claude 3.5S", "Claude 3.5H", "Gemini 1.5P", "Gemini 1.5F"]
 PROMPTS = ["neutral", "chain-of-thought", "role-play"]

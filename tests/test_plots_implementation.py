@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from seu_sensitivity.models import stan_file
-from seu_sensitivity.plots import implementation as impl
-from seu_sensitivity.stan_source import read_blocks
+from seu_sensitivity.inference.programs import stan_file
+from seu_sensitivity.plots import sampling as impl
+from seu_sensitivity.inference.stan_source import read_blocks
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_parameterisation_funnels_one_panel_per_fit_with_divergences_in_red():
 
 
 def test_primer_funnel_scatter_keeps_its_default_axis_label(ax):
-    from seu_sensitivity.plots import primer
+    from seu_sensitivity.plots import pooling as primer
 
     primer.funnel_scatter(ax, np.zeros(3), np.zeros(3), np.array([False, True, False]))
     assert ax.get_xlabel() == r"$\log\tau$"

@@ -1,4 +1,4 @@
-"""Tests of seu_sensitivity.pooling: shrinkage algebra, the exact normal-means
+"""Tests of seu_sensitivity.studies.normal_means: shrinkage algebra, the exact normal-means
 posterior (against brute-force Monte Carlo with known truth), predictive draws
 and the crossed-effects simulator."""
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from seu_sensitivity import pooling
+from seu_sensitivity.studies import normal_means as pooling
 from seu_sensitivity.datasets import eight_schools
-from seu_sensitivity.pooling import TauPrior
+from seu_sensitivity.studies.normal_means import TauPrior
 
 
 # ------------------------------------------------------------------ shrinkage algebra

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seu_sensitivity import ppc
-from seu_sensitivity.choice import choice_probabilities
-from seu_sensitivity.simulate import random_menus, simulate_cell
+from seu_sensitivity.inference import ppc
+from seu_sensitivity.model.choice import choice_probabilities
+from seu_sensitivity.model.simulate import random_menus, simulate_cell
 
 
 def test_choice_shares_count_choices_among_offers():
@@ -49,7 +49,7 @@ def test_shares_are_unbiased_for_choice_probabilities():
     """Replicated choice shares average to the model's choice probabilities (Monte Carlo, 4 SE)."""
     cell, truth = simulate_cell(M=400, R=8, D=2, alpha=8.0, seed=6)
     rng = np.random.default_rng(7)
-    from seu_sensitivity.choice import sample_choices
+    from seu_sensitivity.model.choice import sample_choices
 
     reps = np.stack([sample_choices(rng, 8.0, truth["eta"], cell.I) for _ in range(300)])
     shares = ppc.choice_shares(cell.I, reps).mean(axis=0)

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("stan")
 
-from seu_sensitivity import pooling  # noqa: E402
-from seu_sensitivity.fitting import fit  # noqa: E402
-from seu_sensitivity.pooling import TauPrior  # noqa: E402
+from seu_sensitivity.studies import normal_means as pooling  # noqa: E402
+from seu_sensitivity.inference.fitting import fit  # noqa: E402
+from seu_sensitivity.studies.normal_means import TauPrior  # noqa: E402
 
 SETTINGS = dict(chains=2, warmup=500, draws=1000, cache=False)
 N_MCSE = 4

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from seu_sensitivity import prior_predictive as pp
-from seu_sensitivity.design import factorial_design
-from seu_sensitivity.models import HM01Priors
-from seu_sensitivity.simulate import random_menus, simulate_hierarchical
+from seu_sensitivity.inference import prior_predictive as pp
+from seu_sensitivity.model.design import factorial_design
+from seu_sensitivity.model.priors import HM01Priors
+from seu_sensitivity.model.simulate import random_menus, simulate_hierarchical
 
 SEED_DESIGN = factorial_design(
     {"model": ["GPT-4o", "GPT-4o-mini", "Claude 3.5S", "Claude 3.5H", "Gemini 1.5P", "Gemini 1.5F"],
@@ -89,7 +89,7 @@ def test_simulated_rate_is_unbiased_for_the_probability():
     eta = np.random.default_rng(7).random(8)
     alpha = np.full(2000, 6.0)
     out = pp.menu_behaviour(alpha, np.broadcast_to(eta, (2000, 8)), menus, rng=np.random.default_rng(8))
-    from seu_sensitivity.choice import choice_probabilities
+    from seu_sensitivity.model.choice import choice_probabilities
 
     p = choice_probabilities(6.0, eta, menus)
     best = np.where(menus == 1, eta, -np.inf).argmax(axis=1)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seu_sensitivity import psis
+from seu_sensitivity.inference import psis
 
 RTOL = 1e-10
 #: k near 0 can differ in its last bit (about 2e-16) from ArviZ's, which is not small relative to k

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from seu_sensitivity.backends.base import StanProgram
-from seu_sensitivity.backends.pystan import PyStanBackend, build_model
+from seu_sensitivity.inference.backends.base import StanProgram
+from seu_sensitivity.inference.backends.pystan import PyStanBackend, build_model
 
 pytestmark = pytest.mark.slow
 

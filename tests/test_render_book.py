@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from seu_sensitivity.paths import project_root
+from seu_sensitivity.settings import project_root
 from seu_sensitivity.render.config import load_config
 from seu_sensitivity.render.site import page_path
 from seu_sensitivity.render.sitecheck import check_page

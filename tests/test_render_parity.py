@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from seu_sensitivity.paths import project_root
+from seu_sensitivity.settings import project_root
 from seu_sensitivity.render.builtin import render_book
 from seu_sensitivity.render.config import load_config
 from seu_sensitivity.render.outline import compare_checks, compare_sites, page_outline, site_pages, stray_output

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seu_sensitivity import choice
-from seu_sensitivity.design import factorial_design
-from seu_sensitivity.models import HM01Priors, M01Priors
-from seu_sensitivity.simulate import random_menus, simulate_cell, simulate_hierarchical
+from seu_sensitivity.model import choice
+from seu_sensitivity.model.design import factorial_design
+from seu_sensitivity.model.priors import HM01Priors, M01Priors
+from seu_sensitivity.model.simulate import random_menus, simulate_cell, simulate_hierarchical
 
 
 def test_same_seed_same_data_and_different_seed_different_data():

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seu_sensitivity.design import factorial_design
-from seu_sensitivity.stacking import CellData, StackedData, stack_cells
+from seu_sensitivity.model.design import factorial_design
+from seu_sensitivity.model.stacking import CellData, StackedData, stack_cells
 
 
 def make_cell(rng: np.random.Generator, M: int = 6, R: int = 5, D: int = 2, K: int = 3, cell_id=None, w=None):

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from seu_sensitivity import factorial_design, simulate_cell, simulate_hierarchical, stack_cells
-from seu_sensitivity.backends import BackendUnavailable, get_backend
-from seu_sensitivity.backends.base import StanDataError
-from seu_sensitivity.backends.pystan import PyStanBackend, build_model
-from seu_sensitivity.choice import cell_log_likelihood, stacked_log_likelihood
-from seu_sensitivity.fitting import fit, prepare
-from seu_sensitivity.models import HM01Priors, M01Priors
+from seu_sensitivity.inference.backends import BackendUnavailable, get_backend
+from seu_sensitivity.inference.backends.base import StanDataError
+from seu_sensitivity.inference.backends.pystan import PyStanBackend, build_model
+from seu_sensitivity.model.choice import cell_log_likelihood, stacked_log_likelihood
+from seu_sensitivity.inference.fitting import fit, prepare
+from seu_sensitivity.model.priors import HM01Priors, M01Priors
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +106,7 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
     (stan/bench/h_m01_per_obs.stan), on data whose cells repeat their menus and
     differ in K. A miscounted choice or menu would change the density."""
     from seu_sensitivity import CellData
-    from seu_sensitivity.models import stan_dir
+    from seu_sensitivity.settings import stan_dir
 
     data, _ = ragged
     doubled = []  # every cell sees each of its menus at least twice, answered differently
@@ -161,7 +161,7 @@ def test_reduction_posterior_quantiles_of_alpha_agree(m01_fit, hm01_reduced_fit)
     probability about 1e-4 per quantile; a model that differs (another prior,
     a bug in the likelihood) shifts the quantiles by far more for these data.
     """
-    from seu_sensitivity.diagnostics import diagnose
+    from seu_sensitivity.inference.diagnostics import diagnose
 
     for name, idata in (("m_01", m01_fit), ("h_m01 reduced", hm01_reduced_fit)):
         rhat = diagnose(idata).loc["max R-hat", "value"]
@@ -313,7 +313,7 @@ def test_variants_keep_h_m01_data_contract(other):
     per-observation benchmark variant has no sufficient statistics, so only
     its input checks (the reject statements) must be h_m01's.
     """
-    from seu_sensitivity.models import stan_dir
+    from seu_sensitivity.settings import stan_dir
 
     reference = (stan_dir() / "h_m01.stan").read_text()
     variant = (stan_dir() / other).read_text()
@@ -346,7 +346,7 @@ def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
     column keeps its length, so Q is a rotation (Jacobian 1). A Q that is not
     orthogonal, a scale that uses the wrong cell's alpha or switch, or the wrong
     group's delta, fails here."""
-    from seu_sensitivity.choice import beta_rot_from_free, utility_rotation
+    from seu_sensitivity.model.choice import beta_rot_from_free, utility_rotation
 
     rng = np.random.default_rng(12)
     data, _ = ragged
@@ -401,7 +401,7 @@ def test_scaled_beliefs_carry_their_jacobian(cell, scaled):
     unscaled). A wrong sign or power, or a Jacobian added to unscaled beliefs,
     fails here; the reduction test carries the check over to h_m01, whose map is
     the same."""
-    from seu_sensitivity.choice import beta_rot_from_free, utilities
+    from seu_sensitivity.model.choice import beta_rot_from_free, utilities
 
     program, m_data, _, _ = prepare("m_01", cell, belief_scale=scaled)
     source = program.source
@@ -434,7 +434,7 @@ def test_m01_and_h_m01_share_one_utility_rotation():
     copy of utility_rotation; the two copies must stay identical, code and all."""
     import re
 
-    from seu_sensitivity.models import stan_file
+    from seu_sensitivity.inference.programs import stan_file
 
     def function(model: str) -> str:
         source = stan_file(model).read_text(encoding="utf-8")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from seu_sensitivity.models import stan_dir, stan_file
-from seu_sensitivity.stan_source import (
+from seu_sensitivity.settings import stan_dir
+from seu_sensitivity.inference.programs import stan_file
+from seu_sensitivity.inference.stan_source import (
     BLOCK_NAMES,
     StanSyntaxError,
     as_markdown,

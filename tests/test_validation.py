@@ -67,7 +67,7 @@ def test_run_key_changes_with_any_setting_and_config_round_trips(tmp_path, monke
     cfg = tiny()
     assert cfg.key() == tiny().key()
     # an edited Stan program is a new run (its replications are not reused)
-    from seu_sensitivity.models import stan_file
+    from seu_sensitivity.inference.programs import stan_file
 
     edited = tmp_path / "stan"
     edited.mkdir()
@@ -88,7 +88,7 @@ def test_run_key_changes_with_any_setting_and_config_round_trips(tmp_path, monke
 
 
 def test_validation_plan_full_mode_meets_the_required_counts_and_quick_mode_is_small():
-    from seu_sensitivity import validation_command
+    from seu_sensitivity.validation import command as validation_command
 
     full = validation_plan(quick=False)
     assert set(full) == {"recovery 2x2", "recovery 6x3", "sbc 2x2", "sbc 2x2 misspecified"}
@@ -372,7 +372,7 @@ def test_load_records_reads_what_the_run_stored(inline_run):
 def test_cli_validate_is_registered_and_rejects_misspecified_recovery(capsys):
     from seu_sensitivity.cli import COMMANDS, main
 
-    assert COMMANDS["validate"][0] == "seu_sensitivity.validation_command"
+    assert COMMANDS["validate"][0] == "seu_sensitivity.validation.command"
     assert main(["validate", "recovery", "--quick", "--misspecified"]) == 2
     assert "sbc only" in capsys.readouterr().out
     with pytest.raises(SystemExit):
@@ -388,7 +388,7 @@ def test_validation_figures_have_one_panel_per_parameter():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from seu_sensitivity.plots.validation import ecdf_difference_plot, rank_histograms, recovery_scatter
+    from seu_sensitivity.validation.figures import ecdf_difference_plot, rank_histograms, recovery_scatter
 
     rng = np.random.default_rng(3)
     records = [_record(i, {n: {**_normal_summary(0.0, rng.normal(), 1.0), "rank": int(rng.integers(0, 20))}
@@ -405,7 +405,7 @@ def test_recovery_intervals_and_coverage_plot_show_every_group():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from seu_sensitivity.plots.validation import coverage_plot, recovery_intervals
+    from seu_sensitivity.validation.figures import coverage_plot, recovery_intervals
 
     rng = np.random.default_rng(4)
     names = ["gamma0", "gamma[a]", "gamma[b]", "sigma_cell", "alpha[c1]", "alpha[c2]", "delta[all,1]"]
@@ -447,7 +447,7 @@ def test_sbc_contrast_plot_marks_the_miscalibrated_run():
     import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
-    from seu_sensitivity.plots.validation import sbc_contrast_plot
+    from seu_sensitivity.validation.figures import sbc_contrast_plot
 
     rng = np.random.default_rng(6)
     L, n = 19, 200

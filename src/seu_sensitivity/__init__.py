@@ -10,9 +10,9 @@ The public API, in the order of an analysis::
 
 from __future__ import annotations
 
-from seu_sensitivity.design import ALIGNMENT_STUDY, Design, alignment_study_design, design_from_formula, factorial_design
-from seu_sensitivity.stacking import CellData, StackedData, stack_cells
-from seu_sensitivity.simulate import simulate_cell, simulate_hierarchical
+from seu_sensitivity.model.design import ALIGNMENT_STUDY, Design, alignment_study_design, design_from_formula, factorial_design
+from seu_sensitivity.model.stacking import CellData, StackedData, stack_cells
+from seu_sensitivity.model.simulate import simulate_cell, simulate_hierarchical
 
 __version__ = "0.1.0"
 
@@ -33,8 +33,8 @@ __all__ = [
 ]
 
 #: exported lazily (they import ArviZ, which is slow to import): name -> module
-_LAZY = {"fit": "seu_sensitivity.fitting", "sampling_seconds": "seu_sensitivity.fitting",
-         "diagnose": "seu_sensitivity.diagnostics"}
+_LAZY = {"fit": "seu_sensitivity.inference.fitting", "sampling_seconds": "seu_sensitivity.inference.fitting",
+         "diagnose": "seu_sensitivity.inference.diagnostics"}
 
 
 def __getattr__(name: str):

@@ -17,8 +17,8 @@ from typing import Sequence
 #: subcommand -> (module implementing it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("seu_sensitivity.render.command", "build the book (Quarto when present, else the built-in engine)"),
-    "cache": ("seu_sensitivity.cache_command", "list, verify or clear cached fits"),
-    "validate": ("seu_sensitivity.validation_command", "recovery and SBC runs for h_m01"),
+    "cache": ("seu_sensitivity.inference.cache_command", "list, verify or clear cached fits"),
+    "validate": ("seu_sensitivity.validation.command", "recovery and SBC runs for h_m01"),
 }
 
 

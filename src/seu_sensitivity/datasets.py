@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from seu_sensitivity.paths import project_root
-from seu_sensitivity.stacking import CellData
+from seu_sensitivity.model.priors import M01Priors
+from seu_sensitivity.model.stacking import CellData
+from seu_sensitivity.settings import project_root
 
 __all__ = ["eight_schools", "factorial_pilot", "factorial_pilot_dir"]
 
@@ -22,6 +23,12 @@ PILOT_COLUMNS = ["cell_id", "llm", "task", "temperature", "K", "M"]
 #: factor levels in the order the chapters use (the first is the treatment reference)
 PILOT_LLMS = ["gpt-4o", "claude-sonnet-4"]
 PILOT_TASKS = ["insurance", "ellsberg"]
+
+#: the calibrated m_01 prior per pilot task
+TASK_PRIORS: dict[str, M01Priors] = {
+    "insurance": M01Priors(alpha_mu=3.0, alpha_sd=0.75),
+    "ellsberg": M01Priors(alpha_mu=3.5, alpha_sd=0.75),
+}
 
 
 def eight_schools() -> pd.DataFrame:

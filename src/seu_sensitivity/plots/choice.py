@@ -1,6 +1,6 @@
 """Figures of the single-cell choice model: the softmax rule and its ingredients.
 
-All quantities are computed by :mod:`seu_sensitivity.choice`; these functions
+All quantities are computed by :mod:`seu_sensitivity.model.choice`; these functions
 only draw them.
 """
 
@@ -11,7 +11,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from seu_sensitivity import choice
+from seu_sensitivity.model import choice
 from seu_sensitivity.plots import PALETTE
 
 __all__ = [

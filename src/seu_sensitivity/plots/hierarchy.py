@@ -5,14 +5,14 @@ chapter lays out panels and a test can inspect them:
 
 * :func:`design_matrix_heatmap`: X as a heatmap, the reference row marked;
 * :func:`coefficient_illustration`: X next to the log(alpha) distribution of each cell it implies;
-* :func:`stacked_schematic`: a real :class:`~seu_sensitivity.stacking.StackedData` as cell blocks and its cell[m] vector;
+* :func:`stacked_schematic`: a real :class:`~seu_sensitivity.model.stacking.StackedData` as cell blocks and its cell[m] vector;
 * :func:`pooling_path`: cell estimates as sigma_cell is fixed at increasing values, against independent fits;
 * :func:`sigma_posteriors`: posteriors of sigma_cell against the half-normal prior.
 
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> import matplotlib.pyplot as plt
->>> from seu_sensitivity.design import factorial_design
+>>> from seu_sensitivity.model.design import factorial_design
 >>> fig, ax = plt.subplots()
 >>> design = factorial_design({"llm": ["A", "B"], "prompt": ["neutral", "directive"]})
 >>> _ = design_matrix_heatmap(ax, design)
@@ -31,9 +31,9 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 from scipy import stats
 
-from seu_sensitivity.design import CELL_ID_SEP, Design
+from seu_sensitivity.model.design import CELL_ID_SEP, Design
 from seu_sensitivity.plots import PALETTE, cell_colors
-from seu_sensitivity.stacking import StackedData
+from seu_sensitivity.model.stacking import StackedData
 
 __all__ = [
     "readable_cell",
@@ -128,7 +128,7 @@ def design_matrix_heatmap(
 def cell_log_alpha_centres(design: Design | pd.DataFrame, gamma0: float, gamma: Sequence[float] | Mapping[str, float]) -> pd.Series:
     """gamma0 + X_j gamma for every cell: the centre of log(alpha_j) under the regression.
 
-    >>> from seu_sensitivity.design import factorial_design
+    >>> from seu_sensitivity.model.design import factorial_design
     >>> d = factorial_design({"llm": ["A", "B"], "prompt": ["n", "d"]})
     >>> cell_log_alpha_centres(d, 3.0, [-0.5, 0.3]).round(2).tolist()
     [3.0, 3.3, 2.5, 2.8]

@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _project_dir(args: argparse.Namespace) -> Path:
     if args.project:
         return Path(args.project).resolve()
-    from ..paths import project_root
+    from seu_sensitivity.settings import project_root
 
     return project_root()
 

@@ -205,7 +205,7 @@ def escaped_inline_value(text_plain: str) -> str:
     backslashes doubled and markdown punctuation escaped, so it reads as
     literal text; anything else (numbers) goes in unchanged. Inside ``$…$``
     the escapes stay and the math breaks: values meant as markdown or math
-    must be ``text/markdown`` (see :func:`seu_sensitivity.inline.md`).
+    must be ``text/markdown`` (see :func:`seu_sensitivity.book.inline.md`).
 
     >>> escaped_inline_value("'-0.5'"), escaped_inline_value("-0.5"), escaped_inline_value("'@sec-a'")
     ('\\\\-0\\\\.5', '-0.5', '@sec\\\\-a')

@@ -8,17 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from seu_sensitivity.settings import QUARTO_ENV, quarto_setting
+
 from . import RenderError
 
-#: environment variable naming the quarto executable
-QUARTO_ENV = "QUARTO_PATH"
 INSTALL_HINT = ("Quarto not found: install it from https://quarto.org/docs/get-started/ "
                 f"(or set {QUARTO_ENV} to the quarto executable), or use --engine builtin")
 
 
 def find_quarto() -> str | None:
     """The quarto executable: ``$QUARTO_PATH`` if it names one, else ``quarto`` on PATH."""
-    override = os.environ.get(QUARTO_ENV)
+    override = quarto_setting()
     if override:
         candidate = Path(override)
         if candidate.is_dir():

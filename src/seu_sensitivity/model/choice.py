@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from seu_sensitivity.stacking import CellData, StackedData
+from seu_sensitivity.model.stacking import CellData, StackedData
 
 __all__ = [
     "subjective_probabilities",
@@ -127,7 +127,7 @@ def beta_rot_from_free(
     """``beta_rot`` from the coordinates ``beta_free`` the Stan programs sample.
 
     With ``scaled`` (the programs' ``scale_beliefs`` = 1, see
-    :func:`seu_sensitivity.models.belief_scaling`) ``beta_free`` is
+    :func:`seu_sensitivity.inference.programs.belief_scaling`) ``beta_free`` is
     ``beta_rot`` with its first K - 1 rows multiplied by 1 + alpha |c|,
     c = upsilon - mean(upsilon); without it the two are equal. The choice probabilities depend
     on alpha times the spread of the expected utilities; where alpha |c| is

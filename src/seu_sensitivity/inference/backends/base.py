@@ -1,7 +1,7 @@
 """The small interface every sampling backend implements.
 
 A backend turns (Stan program, data dict, sampler settings) into draws as
-plain NumPy arrays with leading (chain, draw) axes; :mod:`seu_sensitivity.fitting`
+plain NumPy arrays with leading (chain, draw) axes; :mod:`seu_sensitivity.inference.fitting`
 turns those into an ArviZ ``InferenceData``. Backends know nothing about
 particular models.
 """

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from seu_sensitivity.stacking import choice_to_alternative
+from seu_sensitivity.model.stacking import choice_to_alternative
 
 __all__ = ["chosen_alternatives", "choice_shares", "repeat_consistency", "ppc_p_value"]
 
 
 def chosen_alternatives(I: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """0-based alternative chosen in each problem; y : (..., M) -> (..., M) (see :func:`~seu_sensitivity.stacking.choice_to_alternative`).
+    """0-based alternative chosen in each problem; y : (..., M) -> (..., M) (see :func:`~seu_sensitivity.model.stacking.choice_to_alternative`).
 
     >>> chosen_alternatives(np.array([[1, 0, 1], [0, 1, 1]]), np.array([[2, 1], [1, 2]])).tolist()
     [[2, 1], [0, 2]]

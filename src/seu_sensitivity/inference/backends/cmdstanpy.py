@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from seu_sensitivity.backends.base import (
+from seu_sensitivity.inference.backends.base import (
     STAN_STATS,
     Backend,
     SampleResult,
@@ -36,13 +36,13 @@ from seu_sensitivity.backends.base import (
     sampler_stats,
     split_inits,
 )
-from seu_sensitivity.backends.quiet import captured_console
+from seu_sensitivity.inference.backends.quiet import captured_console
+from seu_sensitivity.settings import cmdstan_build_dir
 
 __all__ = ["CmdStanPyBackend", "SIG_FIGS", "cmdstan_full_version", "quiet_cmdstanpy"]
 
 #: PyStan-style sampler names -> CmdStanPy's names
 _RENAME = {"delta": "adapt_delta", "max_depth": "max_treedepth", "stepsize": "step_size"}
-BUILD_DIR_ENV = "SEU_CMDSTAN_BUILD_DIR"
 #: significant digits of the CSV draws: 17 round-trip every IEEE double (CmdStan's default, 6, does not)
 SIG_FIGS = 17
 
@@ -68,8 +68,7 @@ def cmdstan_full_version(folder: str | Path) -> str | None:
 
 
 def _build_root() -> Path:
-    override = os.environ.get(BUILD_DIR_ENV)
-    return Path(override) if override else Path.home() / ".cache" / "seu_sensitivity" / "cmdstan"
+    return cmdstan_build_dir()
 
 
 class CmdStanPyBackend(Backend):
@@ -206,7 +205,7 @@ def quiet_cmdstanpy() -> Iterator[None]:
 
     CmdStanPy logs INFO records through a handler on ``sys.stderr``, which in
     a notebook is the cell's output. For the block, its logger writes into
-    :func:`~seu_sensitivity.backends.quiet.captured_console`'s buffer instead.
+    :func:`~seu_sensitivity.inference.backends.quiet.captured_console`'s buffer instead.
     """
     from cmdstanpy.utils import get_logger
 

@@ -1,10 +1,10 @@
 """Sampling backends behind one interface: CmdStanPy when CmdStan is installed, else PyStan 3.
 
 Which one runs is one setting, ``$SEU_BACKEND`` (``auto``, ``cmdstanpy`` or
-``pystan``; see :func:`seu_sensitivity.paths.backend_setting`), unless a
+``pystan``; see :func:`seu_sensitivity.settings.backend_setting`), unless a
 caller names one.
 
->>> from seu_sensitivity.backends import get_backend
+>>> from seu_sensitivity.inference.backends import get_backend
 >>> backend = get_backend()         # doctest: +SKIP
 >>> backend.name                    # doctest: +SKIP
 'cmdstanpy'
@@ -12,7 +12,7 @@ caller names one.
 
 from __future__ import annotations
 
-from seu_sensitivity.backends.base import (
+from seu_sensitivity.inference.backends.base import (
     Backend,
     BackendUnavailable,
     SampleResult,
@@ -20,15 +20,15 @@ from seu_sensitivity.backends.base import (
     StanProgram,
     StanProgramError,
 )
-from seu_sensitivity.paths import BACKEND_CHOICES, backend_setting
+from seu_sensitivity.settings import BACKEND_CHOICES, backend_setting
 
 __all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanDataError", "StanProgram", "StanProgramError",
            "get_backend", "BACKENDS"]
 
 #: backend name -> "module:class", imported only when used
 BACKENDS: dict[str, str] = {
-    "cmdstanpy": "seu_sensitivity.backends.cmdstanpy:CmdStanPyBackend",
-    "pystan": "seu_sensitivity.backends.pystan:PyStanBackend",
+    "cmdstanpy": "seu_sensitivity.inference.backends.cmdstanpy:CmdStanPyBackend",
+    "pystan": "seu_sensitivity.inference.backends.pystan:PyStanBackend",
 }
 #: order tried by backend="auto"
 AUTO_ORDER = ("cmdstanpy", "pystan")

@@ -28,22 +28,19 @@ import functools
 import hashlib
 import importlib
 import inspect
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .paths import cache_dir
+from seu_sensitivity.settings import MEMO_ENV, cache_dir, memo_enabled
 
 __all__ = ["remembered", "location", "MIN_ELEMENTS", "MEMO_ENV"]
 
 #: inputs with fewer numbers than this are recomputed, not remembered
 MIN_ELEMENTS = 1_000_000
 
-#: environment variable; ``0`` turns remembering off
-MEMO_ENV = "SEU_MEMO"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,7 +84,7 @@ def remembered(*modules: str) -> Callable[[F], F]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             size = sum(_size(v) for v in (*args, *kwargs.values()))
-            if size < MIN_ELEMENTS or os.environ.get(MEMO_ENV, "1") == "0":
+            if size < MIN_ELEMENTS or not memo_enabled():
                 return func(*args, **kwargs)
             import joblib
 

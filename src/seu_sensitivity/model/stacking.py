@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity.design import Design
+from seu_sensitivity.model.design import Design
 
 __all__ = ["CellData", "StackedData", "stack_cells", "resolve_groups"]
 
@@ -560,7 +560,7 @@ def stack_cells(
         A sequence of :class:`CellData` (ids from their ``cell_id``, else
         ``cell1``, ``cell2``, ...) or a mapping cell id -> CellData.
     design
-        A :class:`~seu_sensitivity.design.Design` (or a DataFrame of
+        A :class:`~seu_sensitivity.model.design.Design` (or a DataFrame of
         predictors indexed by cell id) with exactly one row per cell; rows are
         matched to cells by id.
     utility_group

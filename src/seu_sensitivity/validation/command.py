@@ -45,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from seu_sensitivity.validation import (
-        ValidationConfig, recovery_table, run_validation, sbc_ranks, summarize_run, uniformity_tests,
+        ValidationConfig,
+        recovery_table,
+        run_validation,
+        sbc_ranks,
+        summarize_run,
+        uniformity_tests,
     )
 
     overrides = {} if args.seed is None else {"seed": args.seed}

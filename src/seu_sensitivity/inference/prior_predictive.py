@@ -7,7 +7,7 @@ Prior predictive
     choices such decision makers would make on random menus: how often they
     pick the SEU maximiser, and how far their choice probabilities are from
     uniform (normalised entropy). Everything is vectorised over prior draws and
-    cells with :mod:`seu_sensitivity.choice`.
+    cells with :mod:`seu_sensitivity.model.choice`.
 
     :func:`log_alpha_prior_moments` gives the exact prior mean and standard
     deviation of log(alpha_j) for each cell, against which the simulation (and
@@ -20,7 +20,7 @@ Fit summaries
     surprising; :func:`per_cell_statistic` evaluates a posterior predictive
     test statistic cell by cell.
 
->>> from seu_sensitivity.design import factorial_design
+>>> from seu_sensitivity.model.design import factorial_design
 >>> design = factorial_design({"llm": ["a", "b"], "prompt": ["p", "q"]})
 >>> prior = prior_predictive(design, n_draws=200, n_obs=20, R=8, D=2, seed=1)
 >>> prior.alpha.shape, prior.p_maximiser.shape
@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from seu_sensitivity.choice import choice_log_probabilities, expected_utilities, subjective_probabilities, utilities
-from seu_sensitivity.design import Design
-from seu_sensitivity.models import HM01Priors
-from seu_sensitivity.simulate import random_menus
+from seu_sensitivity.model.choice import choice_log_probabilities, expected_utilities, subjective_probabilities, utilities
+from seu_sensitivity.model.design import Design
+from seu_sensitivity.model.priors import HM01Priors
+from seu_sensitivity.model.simulate import random_menus
 
 __all__ = [
     "PriorPredictive",
@@ -83,7 +83,7 @@ def log_alpha_prior_moments(
     that value (as ``fit(..., fixed={"sigma_cell": s})`` does) instead of drawn:
     the last term is s^2 and the prior of log alpha_j is exactly normal.
 
-    >>> from seu_sensitivity.design import factorial_design
+    >>> from seu_sensitivity.model.design import factorial_design
     >>> m = log_alpha_prior_moments(factorial_design({"llm": ["a", "b"]}))
     >>> m.round(3).to_dict("list")
     {'mean': [3.0, 3.0], 'sd': [1.118, 1.5]}
@@ -106,7 +106,7 @@ def draw_regression_prior(
 ) -> dict[str, np.ndarray]:
     """Prior draws of gamma0 (S), gamma (S, P), sigma_cell (S), z (S, J) and log_alpha (S, J).
 
-    >>> from seu_sensitivity.design import factorial_design
+    >>> from seu_sensitivity.model.design import factorial_design
     >>> draws = draw_regression_prior(factorial_design({"llm": ["a", "b", "c"]}), n_draws=5, seed=1)
     >>> draws["gamma"].shape, draws["log_alpha"].shape
     ((5, 2), (5, 3))
@@ -210,12 +210,12 @@ def prior_predictive(
     log(alpha_j) for every cell; each cell draws its beliefs
     beta_j ~ N(0, beta_sd) (K x D); the cells share utility increments
     delta ~ Dirichlet(1) and a feature matrix w (R x D, standard normal,
-    redrawn per prior draw, as :func:`~seu_sensitivity.simulate.simulate_hierarchical`
+    redrawn per prior draw, as :func:`~seu_sensitivity.model.simulate.simulate_hierarchical`
     does). All draws and cells choose from the same ``n_obs`` random menus of
     2 to 4 alternatives, so differences between cells come from the model,
     not from the menus.
 
-    >>> from seu_sensitivity.design import factorial_design
+    >>> from seu_sensitivity.model.design import factorial_design
     >>> p = prior_predictive(factorial_design({"llm": ["a", "b"]}), n_draws=50, n_obs=10, R=6, D=2, seed=3)
     >>> p.alpha_quantiles().shape
     (2, 3)
@@ -264,7 +264,7 @@ def recovery_table(idata, truth: Mapping[str, object], prob: float = 0.9) -> pd.
 
     ``idata`` is an h_m01 fit (posterior gamma0, gamma (predictor), sigma_cell,
     alpha (cell)); ``truth`` is the truth dict of
-    :func:`~seu_sensitivity.simulate.simulate_hierarchical`. Returns one row per
+    :func:`~seu_sensitivity.model.simulate.simulate_hierarchical`. Returns one row per
     scalar with columns ``group`` (gamma0, gamma, sigma_cell, alpha), ``truth``,
     ``mean``, ``lower``, ``upper`` (central ``prob`` interval), ``covered`` and
     ``z`` ((mean - truth) / posterior sd), indexed by a readable label.
@@ -317,7 +317,7 @@ def choice_concentration(I: np.ndarray, y: np.ndarray) -> np.ndarray | float:
     """How unequally choices spread over alternatives: the SD of the choice shares.
 
     The share of each alternative is the fraction of the problems offering it
-    in which it was chosen (:func:`~seu_sensitivity.ppc.choice_shares`);
+    in which it was chosen (:func:`~seu_sensitivity.inference.ppc.choice_shares`);
     uniform choice gives shares near 1 / menu size for every alternative and a
     small SD, a strict SEU maximiser gives shares near 0 or 1 and a large SD.
     A statistic of the data alone, sensitive to alpha. y : (..., M) -> (...).
@@ -326,7 +326,7 @@ def choice_concentration(I: np.ndarray, y: np.ndarray) -> np.ndarray | float:
     >>> float(choice_concentration(I, np.array([1, 1, 2])))   # shares 1/2, 1/2, 1/2
     0.0
     """
-    from seu_sensitivity.ppc import choice_shares
+    from seu_sensitivity.inference.ppc import choice_shares
 
     result = np.nanstd(choice_shares(I, y), axis=-1)
     return float(result) if np.ndim(result) == 0 else result
@@ -337,7 +337,7 @@ def per_cell_statistic(
 ) -> np.ndarray:
     """A test statistic evaluated separately on each cell of stacked data.
 
-    ``data`` is a :class:`~seu_sensitivity.stacking.StackedData`; ``y`` is
+    ``data`` is a :class:`~seu_sensitivity.model.stacking.StackedData`; ``y`` is
     (..., M) in its stacking order (observed choices, or posterior predictive
     replications); ``statistic(I, y)`` is vectorised over leading axes of y.
     Returns (..., J).

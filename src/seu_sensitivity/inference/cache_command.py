@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import TextIO
 
-from seu_sensitivity.cache import CacheEntry, CorruptCacheEntryWarning, FitCache
+from seu_sensitivity.inference.cache import CacheEntry, CorruptCacheEntryWarning, FitCache
 
 #: characters of the key shown in the table (unique in practice, like git's short hashes)
 SHORT = 12
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             removed = cache.clear(keys)
             print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {cache.root}", file=out)
             derived = cache.root / "derived"
-            if keys is None and derived.is_dir():  # results remembered from the fits (seu_sensitivity.memo)
+            if keys is None and derived.is_dir():  # results remembered from the fits (seu_sensitivity.inference.memo)
                 shutil.rmtree(derived)
                 print(f"removed the remembered diagnostics and LOO results ({derived})", file=out)
             return 0

@@ -152,7 +152,7 @@ def psislw(log_weights: np.ndarray, reff: float = 1.0) -> tuple[np.ndarray, np.n
     return out, k
 
 
-@remembered("seu_sensitivity.psis")
+@remembered("seu_sensitivity.inference.psis")
 def _pointwise(values: np.ndarray, reff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(loo_i, lppd_i, Pareto k) of each column of the (draws x observations) log likelihood ``values``."""
     n_samples = values.shape[0]

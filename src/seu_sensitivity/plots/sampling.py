@@ -25,7 +25,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from seu_sensitivity.plots import PALETTE, interval_plot
-from seu_sensitivity.plots.primer import funnel_scatter
+from seu_sensitivity.plots.pooling import funnel_scatter
 
 __all__ = [
     "FlowNode",
@@ -227,7 +227,7 @@ def recovery_intervals(ax: plt.Axes, table, *, xlabel: str = "", label: str = "p
     """Posterior mean and interval against the truth, one row per parameter.
 
     ``table`` has columns mean, lower, upper, truth, covered (as
-    :func:`seu_sensitivity.prior_predictive.recovery_table` returns); rows
+    :func:`seu_sensitivity.inference.prior_predictive.recovery_table` returns); rows
     whose interval misses the truth are drawn in red.
     """
     labels = list(table.index)
@@ -357,7 +357,7 @@ def parameterisation_funnels(
 
     ``fits`` maps a panel title (e.g. "centred") to an InferenceData of
     h_m01 or h_m01_centered; ``axes`` has one Axes per fit, in the same order.
-    Each panel is drawn by :func:`seu_sensitivity.plots.primer.funnel_scatter`,
+    Each panel is drawn by :func:`seu_sensitivity.plots.pooling.funnel_scatter`,
     the primer's funnel figure, so the two chapters read alike.
     ``y_coverage`` sets every panel's y range to the central share of the
     draws of all fits (plus a margin), so that a few extreme draws do not

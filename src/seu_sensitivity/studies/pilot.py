@@ -33,12 +33,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity import psis
-from seu_sensitivity.convergence import ess_mean
+from seu_sensitivity.inference import psis
+from seu_sensitivity.inference.convergence import ess_mean
 from seu_sensitivity.datasets import PILOT_LLMS, PILOT_TASKS
-from seu_sensitivity.design import design_from_formula
-from seu_sensitivity.models import TASK_PRIORS
-from seu_sensitivity.stacking import CellData, StackedData, stack_cells
+from seu_sensitivity.model.design import design_from_formula
+from seu_sensitivity.datasets import TASK_PRIORS
+from seu_sensitivity.model.stacking import CellData, StackedData, stack_cells
 
 __all__ = [
     "PILOT_FORMULA",
@@ -136,7 +136,7 @@ def _ordered(cells: pd.DataFrame) -> pd.DataFrame:
 def pilot_predictors(cells: pd.DataFrame, formula: str = PILOT_FORMULA) -> pd.DataFrame:
     """The predictors of log(alpha) for the pilot cells (J x P, indexed by cell_id, readable names).
 
-    Built by :func:`~seu_sensitivity.design.design_from_formula`, which
+    Built by :func:`~seu_sensitivity.model.design.design_from_formula`, which
     refuses rank-deficient designs, so a returned X is always estimable
     alongside gamma0.
 
@@ -245,17 +245,17 @@ def fit_independent(
     (a smaller step size), and the refit is kept whatever its diagnostics;
     the first fit's diagnostics are returned in ``first_attempts`` so a
     report shows both. ``priors`` maps task -> M01Priors (default
-    :data:`~seu_sensitivity.models.TASK_PRIORS`).
+    :data:`~seu_sensitivity.datasets.TASK_PRIORS`).
 
     ``fit_function`` / ``diagnose_function`` default to
-    :func:`seu_sensitivity.fitting.fit` and
-    :func:`seu_sensitivity.diagnostics.diagnose` on alpha, beta and delta
+    :func:`seu_sensitivity.inference.fitting.fit` and
+    :func:`seu_sensitivity.inference.diagnostics.diagnose` on alpha, beta and delta
     (tests pass fakes).
     """
     if fit_function is None:
-        from seu_sensitivity.fitting import fit as fit_function
+        from seu_sensitivity.inference.fitting import fit as fit_function
     if diagnose_function is None:
-        from seu_sensitivity.diagnostics import diagnose
+        from seu_sensitivity.inference.diagnostics import diagnose
 
         def diagnose_function(idata: Any) -> pd.DataFrame:
             # eta is a deterministic function of beta and delta: checking it again only costs time
@@ -337,7 +337,7 @@ def independent_inference_data(fits: Mapping[str, Any], order: Sequence[str]):
 
 
 def _cell_log_alpha(idata: Any, prob: float) -> pd.DataFrame:
-    from seu_sensitivity.effects import draws_of
+    from seu_sensitivity.inference.effects import draws_of
 
     draws = draws_of(idata, "log_alpha")
     low, high = (1 - prob) / 2, (1 + prob) / 2
@@ -368,7 +368,7 @@ def shrinkage_table(
     is NaN where the independent estimate is within 0.05 of the line, since
     the ratio is then noise.
     """
-    from seu_sensitivity.effects import regression_mean
+    from seu_sensitivity.inference.effects import regression_mean
 
     ind = independent.set_index(independent["cell_id"].astype(str))
     hier = _cell_log_alpha(hierarchical, prob)
@@ -405,13 +405,13 @@ def shrinkage_table(
 def answers_table(idata: Any, prob: float = 0.9) -> pd.DataFrame:
     """The chapter's questions answered from the hierarchical fit, one row per quantity.
 
-    Rows: every regression coefficient (:func:`~seu_sensitivity.effects.effects_table`),
+    Rows: every regression coefficient (:func:`~seu_sensitivity.inference.effects.effects_table`),
     then ``sigma_cell``. Columns: ``mean``, ``lower``, ``upper`` (log scale),
     ``exp(gamma)`` (multiplicative effect on alpha, exp of the median),
     ``exp lower``, ``exp upper`` and ``P(> 0)`` (posterior probability that
     the coefficient is positive; for sigma_cell, P(sigma_cell > 0.1)).
     """
-    from seu_sensitivity.effects import draws_of, effects_table
+    from seu_sensitivity.inference.effects import draws_of, effects_table
 
     effects = effects_table(idata, prob=prob)
     table = effects[["mean", "lower", "upper", "exp(gamma)", "exp lower", "exp upper", "P(gamma > 0)"]].rename(
@@ -434,7 +434,7 @@ def choice_distribution(data: Mapping[str, CellData], order: Sequence[str]) -> p
     ignores content and picks by position would show a spike here) and
     ``repeat consistency`` (share of repeated menus always answered alike).
     """
-    from seu_sensitivity.ppc import repeat_consistency
+    from seu_sensitivity.inference.ppc import repeat_consistency
 
     rows = {}
     for cell_id in order:
@@ -464,7 +464,7 @@ def cell_ppc_table(stacked: StackedData, idata: Any, prob: float = 0.9, max_draw
     Uses at most ``max_draws`` evenly spaced replications (the statistics loop
     over draws in Python).
     """
-    from seu_sensitivity.ppc import choice_shares, ppc_p_value, repeat_consistency
+    from seu_sensitivity.inference.ppc import choice_shares, ppc_p_value, repeat_consistency
 
     y_rep = idata.posterior_predictive["y"].stack(sample=("chain", "draw")).transpose("sample", ...).values
     if y_rep.shape[-1] != stacked.M:
@@ -495,7 +495,7 @@ def cell_ppc_table(stacked: StackedData, idata: Any, prob: float = 0.9, max_draw
 
 def cell_consistency_draws(stacked: StackedData, idata: Any, max_draws: int = 400) -> dict[str, tuple[float, np.ndarray]]:
     """Per cell: (observed repeat consistency, its replicated draws), for the PPC grid figure."""
-    from seu_sensitivity.ppc import repeat_consistency
+    from seu_sensitivity.inference.ppc import repeat_consistency
 
     y_rep = idata.posterior_predictive["y"].stack(sample=("chain", "draw")).transpose("sample", ...).values
     keep = np.unique(np.linspace(0, y_rep.shape[0] - 1, min(max_draws, y_rep.shape[0])).astype(int))
@@ -536,7 +536,7 @@ def relative_efficiency(idata: Any) -> float:
 
 
 def loo_table(models: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """PSIS-LOO of each model (:func:`seu_sensitivity.psis.loo`) and ArviZ's comparison (``az.compare``, stacking weights).
+    """PSIS-LOO of each model (:func:`seu_sensitivity.inference.psis.loo`) and ArviZ's comparison (``az.compare``, stacking weights).
 
     Returns ``(comparison, loos)``: the comparison table (ranked, best first)
     and each model's ``ELPDData`` (for the Pareto k diagnostics). All models

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 from filelock import FileLock
 
-from seu_sensitivity.backends.base import (
+from seu_sensitivity.inference.backends.base import (
     STAN_STATS,
     Backend,
     BackendUnavailable,
@@ -34,7 +34,7 @@ from seu_sensitivity.backends.base import (
     sampler_stats,
     split_inits,
 )
-from seu_sensitivity.backends.quiet import captured_console
+from seu_sensitivity.inference.backends.quiet import captured_console
 
 __all__ = [
     "PyStanBackend",
@@ -101,7 +101,7 @@ def run_stanc(source: str, stan_model_name: str, *, timeout: float | None = None
     >>> run_stanc("parameters { real mu } model { }", "model_x", display_name="broken.stan")
     Traceback (most recent call last):
     ...
-    seu_sensitivity.backends.base.StanProgramError: stanc rejected broken.stan: Syntax error in 'broken.stan', line 1, ...
+    seu_sensitivity.inference.backends.base.StanProgramError: stanc rejected broken.stan: Syntax error in 'broken.stan', line 1, ...
     """
     timeout = STANC_TIMEOUT if timeout is None else timeout
     with importlib.resources.as_file(importlib.resources.files("httpstan") / "stanc") as stanc_binary, \
@@ -113,7 +113,7 @@ def run_stanc(source: str, stan_model_name: str, *, timeout: float | None = None
             completed = subprocess.run(arguments, capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"stanc did not finish translating {display_name or stan_model_name} in {timeout:.0f} s "
-                               f"(seu_sensitivity.backends.pystan.STANC_TIMEOUT)") from None
+                               f"(seu_sensitivity.inference.backends.pystan.STANC_TIMEOUT)") from None
     stderr = completed.stderr.decode().strip()
     if completed.returncode != 0:
         raise StanProgramError(display_name or stan_model_name, stderr.replace(str(path), display_name or path.name))

@@ -3,7 +3,7 @@
 A *run* is a :class:`ValidationConfig` (what to simulate, how to fit) plus a
 number of replications. Replication ``r`` is a pure function of the config and
 ``r``: its seeds are derived deterministically from ``(config.seed, r)``, it
-simulates one data set with :func:`~seu_sensitivity.simulate.simulate_hierarchical`
+simulates one data set with :func:`~seu_sensitivity.model.simulate.simulate_hierarchical`
 (from the prior for SBC, from fixed truth for recovery), fits h_m01 and
 returns a small JSON-able record (truth, posterior summaries, SBC ranks,
 diagnostics, seconds). Records are written one file per replication::
@@ -91,7 +91,7 @@ CHAPTER_QUICK_REPS = {"recovery": 12, "sbc": 10}
 
 def design_for(name: str):
     """The named validation design: ``"2x2"`` (two binary factors) or ``"6x3"`` (the seed's design)."""
-    from seu_sensitivity.design import factorial_design
+    from seu_sensitivity.model.design import factorial_design
 
     if name == "2x2":
         return factorial_design({"a": ["a1", "a2"], "b": ["b1", "b2"]})
@@ -119,7 +119,7 @@ class ValidationConfig:
     n_obs, R, D, K
         Simulated data size (per cell), alternatives, features, consequences.
     chains, warmup, draws, sampler
-        NUTS settings passed to :func:`seu_sensitivity.fitting.fit` (``sampler``:
+        NUTS settings passed to :func:`seu_sensitivity.inference.fitting.fit` (``sampler``:
         e.g. ``{"adapt_delta": 0.9}``; an invalid entry makes every fit fail,
         which the tests use to exercise failure records).
     thin
@@ -201,7 +201,7 @@ class ValidationConfig:
         program, so editing ``stan/h_m01.stan`` starts a new run instead of
         reusing replications of the old program.
         """
-        from seu_sensitivity.models import stan_file
+        from seu_sensitivity.inference.programs import stan_file
 
         program = hashlib.sha256(stan_file("h_m01").read_bytes()).hexdigest()
         payload = json.dumps({"v": RECORD_VERSION, "program": program, **self.to_dict()}, sort_keys=True, default=str)
@@ -245,7 +245,7 @@ def rep_seeds(config: ValidationConfig, rep: int) -> dict[str, int]:
 def results_dir(config: ValidationConfig, root: str | os.PathLike | None = None) -> Path:
     """Folder of a run's records: ``<root or project/.cache/validation>/<run key>``."""
     if root is None:
-        from seu_sensitivity.paths import project_root
+        from seu_sensitivity.settings import project_root
 
         root = project_root() / ".cache" / "validation"
     return Path(root) / config.key()
@@ -307,8 +307,8 @@ def rank_statistic(draws: np.ndarray, truth: float, thin: int) -> int:
 
 
 def _simulate(config: ValidationConfig, seed: int):
-    from seu_sensitivity.models import HM01Priors
-    from seu_sensitivity.simulate import simulate_hierarchical
+    from seu_sensitivity.model.priors import HM01Priors
+    from seu_sensitivity.model.simulate import simulate_hierarchical
 
     design = design_for(config.design)
     priors = HM01Priors(**config.sim_priors)
@@ -343,9 +343,9 @@ def replicate(config: ValidationConfig | Mapping[str, Any], rep: int) -> dict[st
                 "start Dask workers with distributed.worker.daemon=False "
                 "(env DASK_DISTRIBUTED__WORKER__DAEMON=False)"
             )
-        from seu_sensitivity.diagnostics import diagnose
-        from seu_sensitivity.fitting import fit
-        from seu_sensitivity.models import HM01Priors
+        from seu_sensitivity.inference.diagnostics import diagnose
+        from seu_sensitivity.inference.fitting import fit
+        from seu_sensitivity.model.priors import HM01Priors
 
         data, truth = _simulate(config, seeds["simulate"])
         fit_start = time.perf_counter()

@@ -1,26 +1,23 @@
-"""Where the Stan programs live, and the prior defaults each one takes as data.
+"""The registry of Stan programs: where each lives, and how it meets the data.
 
-Priors are data, not constants in the Stan code, so a chapter can change them
-(and the fit cache sees the change). The defaults here are the ones the
-implementation chapter justifies by prior predictive simulation.
+For each packaged program the registry says how data objects become Stan
+data, which options it takes, and how draws become named, labelled variables.
+:func:`seu_sensitivity.fit` reads it; programs not in the registry are fitted
+generically (plain dict data, the caller's dims and coords).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
-from seu_sensitivity.paths import project_root
+import numpy as np
+import pandas as pd
 
-#: environment variable that points at a folder of Stan programs
-STAN_DIR_ENV = "SEU_STAN_DIR"
-
-
-def stan_dir() -> Path:
-    """The folder of Stan programs: ``$SEU_STAN_DIR`` or ``stan/`` of the project."""
-    override = os.environ.get(STAN_DIR_ENV)
-    return Path(override) if override else project_root() / "stan"
+from seu_sensitivity.model.priors import HM01Priors, M01Priors
+from seu_sensitivity.model.stacking import CellData, StackedData
+from seu_sensitivity.settings import stan_dir
 
 
 def stan_file(model: str) -> Path:
@@ -34,63 +31,6 @@ def stan_file(model: str) -> Path:
         raise FileNotFoundError(f"no Stan program {model!r} in {stan_dir()}; known: {', '.join(known) or 'none'}")
     return path
 
-
-@dataclass(frozen=True)
-class M01Priors:
-    """Priors of the single-cell model m_01.
-
-    alpha ~ LogNormal(alpha_mu, alpha_sd); beta ~ Normal(0, beta_sd) elementwise;
-    delta ~ Dirichlet(1). The pilot studies calibrated (3.0, 0.75) for the
-    K = 3 insurance task and (3.5, 0.75) for the K = 4 Ellsberg task.
-    """
-
-    alpha_mu: float = 3.0
-    alpha_sd: float = 0.75
-    beta_sd: float = 1.0
-
-    def to_stan(self) -> dict[str, float]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class HM01Priors:
-    """Priors of the hierarchical model h_m01.
-
-    log(alpha_j) = gamma0 + X_j gamma + sigma_cell z_j with
-    gamma0 ~ Normal(gamma0_mu, gamma0_sd), gamma_p ~ Normal(0, gamma_sd),
-    sigma_cell ~ HalfNormal(sigma_cell_sd), z_j ~ Normal(0, 1),
-    beta_j ~ Normal(0, beta_sd) elementwise, delta_g ~ Dirichlet(1).
-    """
-
-    gamma0_mu: float = 3.0
-    gamma0_sd: float = 1.0
-    gamma_sd: float = 1.0
-    sigma_cell_sd: float = 0.5
-    beta_sd: float = 1.0
-
-    def to_stan(self) -> dict[str, float]:
-        return asdict(self)
-
-
-#: the calibrated m_01 prior per pilot task
-TASK_PRIORS: dict[str, M01Priors] = {
-    "insurance": M01Priors(alpha_mu=3.0, alpha_sd=0.75),
-    "ellsberg": M01Priors(alpha_mu=3.5, alpha_sd=0.75),
-}
-
-
-# ---------------------------------------------------------------------------
-# Registry: how each packaged model turns data objects into Stan data and
-# draws into named, labelled variables. fitting.fit() reads it; models not in
-# the registry are fitted generically (plain dict data, user dims/coords).
-# ---------------------------------------------------------------------------
-
-from typing import Any, Callable, Mapping, Sequence  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from seu_sensitivity.stacking import CellData, StackedData  # noqa: E402
 
 #: ``belief_scale="auto"`` samples a cell's beliefs in units of 1 + alpha |c|
 #: when it has at least this many choices per belief coordinate, (K - 1) D.
@@ -176,7 +116,7 @@ class Layout:
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ProgramSpec:
     """One packaged model: its data type, priors class and the conversions around Stan.
 
     stan_data(data, priors, options) -> the Stan data dict
@@ -372,19 +312,19 @@ def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[s
 
 
 #: model name -> its spec. Names are paths under stan/ without ".stan".
-REGISTRY: dict[str, ModelSpec] = {
-    "m_01": ModelSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity, ("belief_scale",)),
-    "h_m01": ModelSpec(
+REGISTRY: dict[str, ProgramSpec] = {
+    "m_01": ProgramSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity, ("belief_scale",)),
+    "h_m01": ProgramSpec(
         "h_m01", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess,
         ("X_new", "fixed", "belief_scale"),
     ),
-    "h_m01_centered": ModelSpec(
+    "h_m01_centered": ProgramSpec(
         "h_m01_centered", StackedData, HM01Priors, _hm01_centered_stan_data, _hm01_layout, _hm01_postprocess,
         ("X_new", "fixed", "belief_scale"),
     ),
 }
 
 
-def model_spec(model: str) -> ModelSpec | None:
+def model_spec(model: str) -> ProgramSpec | None:
     """The registry entry of ``model``, or None for a generic Stan program."""
     return REGISTRY.get(model)

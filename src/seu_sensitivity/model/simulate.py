@@ -16,10 +16,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity.choice import expected_utilities, sample_choices, subjective_probabilities, utilities
-from seu_sensitivity.design import Design
-from seu_sensitivity.models import HM01Priors, M01Priors
-from seu_sensitivity.stacking import CellData, StackedData, resolve_groups, stack_cells
+from seu_sensitivity.model.choice import expected_utilities, sample_choices, subjective_probabilities, utilities
+from seu_sensitivity.model.design import Design
+from seu_sensitivity.model.priors import HM01Priors, M01Priors
+from seu_sensitivity.model.stacking import CellData, StackedData, resolve_groups, stack_cells
 
 __all__ = ["random_menus", "random_features", "simulate_cell", "simulate_hierarchical"]
 
@@ -133,7 +133,7 @@ def simulate_hierarchical(
     K
         Consequences: one number, or utility group -> number.
     utility_group
-        As in :func:`~seu_sensitivity.stacking.stack_cells`; default one group.
+        As in :func:`~seu_sensitivity.model.stacking.stack_cells`; default one group.
     shared_features
         One feature matrix for all cells (the seed's design) or one per cell
         (as in the pilot data, where features are each model's own embeddings).

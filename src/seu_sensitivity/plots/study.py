@@ -97,7 +97,7 @@ def forest_by_temperature(
 def shrinkage_plot(table: pd.DataFrame, ax: plt.Axes | None = None, labels: Sequence[str] | None = None) -> plt.Axes:
     """Each cell's log(alpha): independent (circle) -> hierarchical (arrow head), and the regression line (bar).
 
-    ``table`` is :func:`seu_sensitivity.application.shrinkage_table`. Cells
+    ``table`` is :func:`seu_sensitivity.studies.pilot.shrinkage_table`. Cells
     are rows; a cross marks the pooled estimate when the table has one. An
     arrow that ends near the bar is a cell pulled to its regression
     prediction; a short arrow, a cell whose own data dominate.
@@ -136,7 +136,7 @@ def ppc_grid(
     """One panel per cell: replicated statistic (histogram) against the observed value (red line).
 
     ``draws`` maps cell_id -> (observed, replicated draws), as
-    :func:`seu_sensitivity.application.cell_consistency_draws` returns.
+    :func:`seu_sensitivity.studies.pilot.cell_consistency_draws` returns.
     """
     if not draws:
         raise ValueError("ppc_grid: no cells")
@@ -162,7 +162,7 @@ def consistency_by_temperature(table: pd.DataFrame, ax: plt.Axes | None = None,
     """A model-free look at the data: ``column`` against temperature, one line per LLM x task.
 
     ``table`` has ``llm``, ``task``, ``temperature`` and ``column`` (e.g. the
-    cells table joined with :func:`seu_sensitivity.application.choice_distribution`).
+    cells table joined with :func:`seu_sensitivity.studies.pilot.choice_distribution`).
     Solid lines are the first task, dashed the second; colours are the LLMs.
     """
     if ax is None:

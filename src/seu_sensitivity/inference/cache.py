@@ -58,7 +58,7 @@ import arviz as az
 import numpy as np
 from filelock import FileLock
 
-from seu_sensitivity.paths import cache_dir
+from seu_sensitivity.settings import cache_dir
 
 __all__ = [
     "CacheEntry",
@@ -312,7 +312,7 @@ def _parse_created(text: Any) -> _dt.datetime | None:
 
 
 class FitCache:
-    """Fits stored by key under ``root`` (default :func:`seu_sensitivity.paths.cache_dir`).
+    """Fits stored by key under ``root`` (default :func:`seu_sensitivity.settings.cache_dir`).
 
     >>> import tempfile
     >>> cache = FitCache(tempfile.mkdtemp())

@@ -77,7 +77,7 @@ def diagnose(
     ``where`` (the worst variable and index) and ``message``.
 
     R-hat and ESS are ArviZ's numbers, computed for all elements at once by
-    :mod:`seu_sensitivity.convergence`.
+    :mod:`seu_sensitivity.inference.convergence`.
 
     ``table.attrs["trustworthy"]`` is True only when every check passes;
     :func:`verdict` says so in a sentence for a report. NaN entries (padding

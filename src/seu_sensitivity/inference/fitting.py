@@ -10,7 +10,7 @@ One call for every model::
 The InferenceData has posterior and sample_stats, and, when the program
 provides them, log_likelihood, posterior_predictive, observed_data and
 constant_data, with named dimensions and coordinates. For the packaged models
-(see :data:`seu_sensitivity.models.REGISTRY`):
+(see :data:`seu_sensitivity.inference.programs.REGISTRY`):
 
 ========================  ==================================  =====================================
 group                     h_m01 / h_m01_centered              m_01
@@ -43,14 +43,13 @@ from typing import Any, Mapping, Sequence
 import arviz as az
 import numpy as np
 
-from seu_sensitivity.backends import get_backend
-from seu_sensitivity.backends.base import SampleResult, StanProgram, split_inits
-from seu_sensitivity.models import Layout, model_spec, stan_file
+from seu_sensitivity.inference.backends import get_backend
+from seu_sensitivity.inference.backends.base import SampleResult, StanProgram, split_inits
+from seu_sensitivity.inference.programs import Layout, model_spec, stan_file
+from seu_sensitivity.settings import DEFAULT_SEED
 
 __all__ = ["fit", "DEFAULT_SEED", "build_inference_data", "prepare", "sampling_seconds"]
 
-#: seed used when none is given: fits are never unseeded
-DEFAULT_SEED = 20240611
 #: bump when the InferenceData layout built here changes (invalidates cached fits)
 LAYOUT_VERSION = 1
 
@@ -231,8 +230,8 @@ def fit(
         ``"m_01"``, ``"h_m01"``, ``"h_m01_centered"`` or any program under
         ``stan/`` named by its path without ``.stan`` (``"primer/eight_schools_nc"``).
     data
-        A :class:`~seu_sensitivity.stacking.CellData` (m_01), a
-        :class:`~seu_sensitivity.stacking.StackedData` (h_m01 and its centred
+        A :class:`~seu_sensitivity.model.stacking.CellData` (m_01), a
+        :class:`~seu_sensitivity.model.stacking.StackedData` (h_m01 and its centred
         variant), or a plain dict of Stan data for any other program.
     chains, warmup, draws
         NUTS chains, warmup iterations and kept draws per chain.
@@ -240,7 +239,7 @@ def fit(
         Random seed (default :data:`DEFAULT_SEED`, 20240611; fits are never unseeded).
     backend
         ``None`` (default): the ``SEU_BACKEND`` setting (``auto`` unless set;
-        :func:`seu_sensitivity.paths.backend_setting`); ``"auto"`` (CmdStanPy
+        :func:`seu_sensitivity.settings.backend_setting`); ``"auto"`` (CmdStanPy
         when CmdStan is installed, else PyStan), ``"cmdstanpy"`` or
         ``"pystan"``. Both give the same draws for the same seed and
         initial values (``tests/test_backend_contract.py``; not with
@@ -267,7 +266,7 @@ def fit(
         m_01 and h_m01: sample each cell's beliefs in units of 1 + alpha |c|
         (``True``), as they are (``False``), per cell (``{cell id: bool}``), or
         ``"auto"``: scaled where a cell has at least 10 choices per belief
-        coordinate (:func:`~seu_sensitivity.models.belief_scaling`). Same
+        coordinate (:func:`~seu_sensitivity.inference.programs.belief_scaling`). Same
         model either way; only the sampler's geometry differs. The choice is
         kept in ``constant_data["scale_beliefs"]``.
     **sampler
@@ -335,7 +334,7 @@ def fit(
 
     if not cache:
         return create()
-    from seu_sensitivity.cache import FitCache
+    from seu_sensitivity.inference.cache import FitCache
 
     key = FitCache.make_key(
         source=program.source,

@@ -1,0 +1,1 @@
+"""Studies: analyses assembled from the model and inference layers."""
