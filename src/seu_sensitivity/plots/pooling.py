@@ -1,4 +1,4 @@
-"""Figures of the hierarchical primer (``foundations/hierarchical_primer.qmd``).
+"""Figures of partial pooling in the normal-means model: shrinkage, the funnel, the population scale, prediction.
 
 Each function draws on a given Axes and returns it, so a chapter can lay out
 panels as it likes:

@@ -1,4 +1,4 @@
-"""Figures of the implementation chapter (``foundations/hierarchical_implementation.qmd``).
+"""Figures of the Bayesian workflow around h_m01: parameter flow, prior and posterior predictive checks, recovery, sampler cost and geometry.
 
 Each function draws on a given Axes (or returns a new figure for the
 parameter-flow diagram) and returns what it drew on, so a chapter can lay

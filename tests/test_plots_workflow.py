@@ -13,7 +13,7 @@ import pytest
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from seu_sensitivity.inference.programs import stan_file
-from seu_sensitivity.plots import sampling as impl
+from seu_sensitivity.plots import workflow as impl
 from seu_sensitivity.inference.stan_source import read_blocks
 
 
