@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seu_sensitivity.model.design import design_from_formula, factorial_design
+from seu_sensitivity.model.design import ALIGNMENT_STUDY, alignment_study_design, design_from_formula, factorial_design
 
 MODELS = ["GPT-4o", "GPT-4o-mini", "Claude 3.5S", "Claude 3.5H", "Gemini 1.5P", "Gemini 1.5F"]
 PROMPTS = ["neutral", "chain-of-thought", "role-play"]
@@ -38,9 +38,9 @@ def test_alignment_study_design_is_the_seed_design():
     """The package's named 6 x 3 design is the seed's (the chapters use it)."""
     import seu_sensitivity as seu
 
-    assert seu.ALIGNMENT_STUDY == {"model": MODELS, "prompt": PROMPTS}
+    assert ALIGNMENT_STUDY == {"model": MODELS, "prompt": PROMPTS}
     expected = factorial_design({"model": MODELS, "prompt": PROMPTS}, interactions=[("model", "prompt")])
-    got = seu.alignment_study_design(interactions=[("model", "prompt")])
+    got = alignment_study_design(interactions=[("model", "prompt")])
     assert got.predictors == expected.predictors
     np.testing.assert_array_equal(got.X.to_numpy(), expected.X.to_numpy())
 
