@@ -137,3 +137,17 @@ def test_serial_failure_is_raised_without_an_announcement(tmp_path, monkeypatch)
     with pytest.raises(RenderError, match="broken.qmd"):
         render_book(FAILING, output_dir=tmp_path, progress=progress, kernel_stderr=None, jobs=1)
     assert "failed" not in progress.getvalue()
+
+
+def test_render_names_missing_extra_packages(monkeypatch, capsys):
+    import argparse
+    import importlib.util
+
+    from seu_sensitivity.render import command
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbclient" else real(name, *a))
+    args = argparse.Namespace(project=None, output_dir=None, files=[], engine="builtin", quick=True, jobs=None)
+    assert command.run(args) == 2
+    err = capsys.readouterr().err
+    assert "missing nbclient" in err and "seu_sensitivity[render]" in err

@@ -48,9 +48,27 @@ def _project_relative(name: str, root: Path) -> str:
     return name
 
 
+#: modules a render needs beyond the library (the ``render`` extra), by the name pip knows
+RENDER_REQUIREMENTS = {"yaml": "PyYAML", "nbclient": "nbclient", "nbformat": "nbformat",
+                       "ipykernel": "ipykernel", "pypandoc": "pypandoc-binary"}
+
+
+def missing_render_requirements() -> list[str]:
+    """The pip names of the render extra's packages that are not installed."""
+    import importlib.util
+
+    return [pip for module, pip in RENDER_REQUIREMENTS.items() if importlib.util.find_spec(module) is None]
+
+
 def run(args: argparse.Namespace) -> int:
     """Render with the chosen engine; return the exit status."""
     from .quarto import find_quarto, render_with_quarto
+
+    missing = missing_render_requirements()
+    if missing:
+        print(f"seu render: error: missing {', '.join(missing)}; install them with "
+              f"pip install 'seu_sensitivity[render]' (or: make setup)", file=sys.stderr, flush=True)
+        return 2
 
     root = _project_dir(args)
     output_dir = str(Path(args.output_dir).resolve()) if args.output_dir else None
