@@ -128,3 +128,14 @@ def test_summarise_probabilities():
     assert s["mean"] == pytest.approx(0.4)
     with pytest.raises(ValueError, match="no draws"):
         summarise(np.array([]))
+
+
+def test_tails_are_the_central_interval_levels():
+    from seu_sensitivity.inference.effects import tails
+
+    assert tails(0.5) == (0.25, 0.75)
+    low, high = tails(0.9)
+    assert low == pytest.approx(0.05) and high == pytest.approx(0.95)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="prob"):
+            tails(bad)

@@ -87,3 +87,32 @@ def test_chosen_alternatives_names_the_problem_of_a_bad_choice(value):
     y = np.array([1.0, value, 3.0])
     with pytest.raises(ValueError, match=r"problem 1 \(row 1 of I\).*1\.\.2"):
         ppc.chosen_alternatives(I, y)
+
+
+def test_replicated_choices_thins_evenly_and_keeps_the_ends():
+    import arviz as az
+
+    y_rep = np.arange(2 * 500 * 3).reshape(2, 500, 3)
+    idata = az.from_dict(posterior_predictive={"y": y_rep})
+    everything = ppc.replicated_choices(idata)
+    assert everything.shape == (1000, 3)
+    np.testing.assert_array_equal(everything[500], y_rep[1, 0])  # chain-major
+    thinned = ppc.replicated_choices(idata, max_draws=400)
+    assert thinned.shape == (400, 3)
+    np.testing.assert_array_equal(thinned[[0, -1]], everything[[0, -1]])
+    assert ppc.replicated_choices(idata, max_draws=5000).shape == (1000, 3)
+
+
+def test_per_cell_evaluates_each_cell_on_its_rows_for_observed_and_replicated_choices():
+    from seu_sensitivity.model.stacking import stack_cells
+
+    a, _ = simulate_cell(M=30, R=5, D=2, seed=3, cell_id="a")
+    b, _ = simulate_cell(M=20, R=5, D=2, seed=4, cell_id="b")
+    data = stack_cells([a, b])
+    observed = ppc.per_cell(data, data.y, ppc.choice_shares)
+    assert list(observed) == ["a", "b"]
+    np.testing.assert_array_equal(observed["b"], ppc.choice_shares(b.I, b.y))
+    replicated = ppc.per_cell(data, np.stack([data.y] * 4), ppc.choice_shares)
+    assert replicated["a"].shape == (4, 5)
+    with pytest.raises(ValueError, match="observations"):
+        ppc.per_cell(data, data.y[:-1], ppc.choice_shares)

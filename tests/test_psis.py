@@ -1,4 +1,4 @@
-"""psis: the vectorised PSIS and PSIS-LOO against ArviZ 0.23's own results, computed here."""
+"""psis: the vectorised PSIS and PSIS-LOO against ArviZ 0.23's own results, computed here; loo: the model comparison."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seu_sensitivity.inference import loo as loo_module
 from seu_sensitivity.inference import psis
 
 RTOL = 1e-10
@@ -127,5 +128,98 @@ def test_input_left_untouched():
 def test_doctests():
     import doctest
 
-    result = doctest.testmod(psis)
-    assert result.attempted > 0 and result.failed == 0
+    for module in (psis, loo_module):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
+
+
+# -- the LOO comparison (inference.loo) -----------------------------------------------------
+
+def _fake_idata(alpha_draws, log_lik, y):
+    return az.from_dict(
+        posterior={"alpha": alpha_draws},
+        log_likelihood={"y": log_lik},
+        posterior_predictive={"y": np.broadcast_to(y, log_lik.shape).copy()},
+        observed_data={"y": y},
+        dims={"y": ["obs"]},
+        coords={"obs": list(range(len(y)))},
+    )
+
+
+def _fits_for_loo(seed=3):
+    rng = np.random.default_rng(seed)
+    fits, sizes = {}, {"a": 5, "b": 7, "c": 4}
+    for name, m in sizes.items():
+        fits[name] = _fake_idata(rng.lognormal(2, 0.2, (2, 200)), rng.normal(-1.0, 0.3, (2, 200, m)),
+                                 rng.integers(1, 3, size=m))
+    return fits, sizes
+
+
+def test_independent_inference_data_concatenates_in_the_given_order():
+    fits, sizes = _fits_for_loo()
+    order = ["c", "a", "b"]
+    joint = loo_module.independent_inference_data(fits, order)
+    ll = joint.log_likelihood["y"]
+    assert ll.sizes["obs"] == sum(sizes.values())
+    assert list(joint.log_likelihood["y"]["obs"].values) == list(range(sum(sizes.values())))
+    assert list(joint.posterior["alpha"]["cell"].values) == order
+    start = 0
+    for name in order:
+        np.testing.assert_array_equal(ll.values[..., start:start + sizes[name]], fits[name].log_likelihood["y"].values)
+        np.testing.assert_array_equal(joint.observed_data["y"].values[start:start + sizes[name]],
+                                      fits[name].observed_data["y"].values)
+        start += sizes[name]
+    # PSIS-LOO is pointwise: with the same relative efficiency, the joint elpd is the sum of the cells'
+    joint_loo = az.loo(joint, reff=1.0)
+    total = sum(az.loo(fits[name], reff=1.0).elpd_loo for name in order)
+    assert joint_loo.elpd_loo == pytest.approx(total, rel=1e-10)
+
+
+def test_independent_inference_data_rejects_unequal_draws_and_missing_cells():
+    fits, _ = _fits_for_loo()
+    with pytest.raises(KeyError, match="d"):
+        loo_module.independent_inference_data(fits, ["a", "d"])
+    rng = np.random.default_rng(0)
+    fits["b"] = _fake_idata(rng.lognormal(2, 0.2, (2, 100)), rng.normal(-1, 0.3, (2, 100, 7)), np.ones(7, int))
+    with pytest.raises(ValueError, match="chains, draws"):
+        loo_module.independent_inference_data(fits, ["a", "b"])
+
+
+def test_loo_table_ranks_the_model_that_predicts_better_first():
+    rng = np.random.default_rng(4)
+    y = np.ones(30, int)
+    good = _fake_idata(rng.lognormal(2, 0.1, (2, 300)), rng.normal(-0.2, 0.05, (2, 300, 30)), y)
+    bad = _fake_idata(rng.lognormal(2, 0.1, (2, 300)), rng.normal(-1.5, 0.05, (2, 300, 30)), y)
+    comparison, loos = loo_module.loo_table({"bad": bad, "good": good})
+    assert list(comparison.index) == ["good", "bad"]
+    assert set(loos) == {"good", "bad"}
+    counts = loo_module.pareto_k_counts(loos)
+    assert list(counts.columns) == ["k > 0.7", "k > 1", "max k"]
+    short = _fake_idata(rng.lognormal(2, 0.1, (2, 300)), rng.normal(-1, 0.05, (2, 300, 29)), y[:29])
+    with pytest.raises(ValueError, match="different numbers of observations"):
+        loo_module.loo_table({"good": good, "short": short})
+
+
+def _ar1(rng, rho, shape):
+    x = np.empty(shape)
+    x[:, 0] = rng.normal(size=shape[0])
+    for t in range(1, shape[1]):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=shape[0])
+    return x
+
+
+def test_relative_efficiency_ignores_nan_padding_and_sees_autocorrelation():
+    # AR(1) draws with rho = 0.9 have ESS / n close to (1 - rho) / (1 + rho) = 0.053
+    rng = np.random.default_rng(6)
+    alpha = _ar1(rng, 0.9, (4, 4000))
+    plain = az.from_dict(posterior={"alpha": alpha})
+    padded = az.from_dict(posterior={"alpha": alpha, "beta": np.full((4, 4000, 3), np.nan)})
+    assert 0.03 < loo_module.relative_efficiency(plain) < 0.08
+    assert loo_module.relative_efficiency(padded) == pytest.approx(loo_module.relative_efficiency(plain))
+    # and LOO runs on such a posterior
+    y = np.ones(20, int)
+    idata = _fake_idata(rng.lognormal(2, 0.1, (2, 300)), rng.normal(-0.5, 0.1, (2, 300, 20)), y)
+    idata.posterior["beta"] = (("chain", "draw", "consequence"),
+                               np.where(np.arange(3) < 2, rng.normal(size=(2, 300, 3)), np.nan))
+    _, loos = loo_module.loo_table({"padded": idata})
+    assert np.isfinite(loos["padded"].elpd_loo)

@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-__all__ = ["draws_of", "summarise", "effects_table", "contrast", "regression_mean", "heterogeneity"]
+__all__ = ["draws_of", "tails", "summarise", "effects_table", "contrast", "regression_mean", "heterogeneity"]
 
 
 def draws_of(idata: az.InferenceData, var: str) -> xr.DataArray:
@@ -52,7 +52,14 @@ def draws_of(idata: az.InferenceData, var: str) -> xr.DataArray:
     return stacked.transpose("sample", ...)
 
 
-def _tails(prob: float) -> tuple[float, float]:
+def tails(prob: float) -> tuple[float, float]:
+    """The quantile levels of a central ``prob`` interval: ((1 - prob) / 2, (1 + prob) / 2).
+
+    Every interval of the package is equal-tailed and takes its ends from here.
+
+    >>> tails(0.5)
+    (0.25, 0.75)
+    """
     if not 0 < prob < 1:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
     return (1 - prob) / 2, (1 + prob) / 2
@@ -68,7 +75,7 @@ def summarise(draws: np.ndarray | xr.DataArray, prob: float = 0.9) -> pd.Series:
     values = np.asarray(draws, dtype=float).ravel()
     if values.size == 0:
         raise ValueError("summarise: no draws")
-    low, high = _tails(prob)
+    low, high = tails(prob)
     lower, upper = np.quantile(values, [low, high])
     return pd.Series(
         {
@@ -103,7 +110,7 @@ def effects_table(idata: az.InferenceData, var: str = "gamma", prob: float = 0.9
         raise ValueError(f"effects_table: {var!r} must have one dimension besides the draws, has dims {gamma.dims}")
     predictor_dim = gamma.dims[1]
     labels = [str(label) for label in gamma[predictor_dim].values]
-    low, high = _tails(prob)
+    low, high = tails(prob)
     values = gamma.values
     if values.shape[1] == 0:
         return pd.DataFrame(
@@ -214,7 +221,7 @@ def heterogeneity(
     if not prior_sd > 0:
         raise ValueError(f"prior_sd must be positive, got {prior_sd}")
     sigma = draws_of(idata, "sigma_cell").values.ravel()
-    low, high = _tails(prob)
+    low, high = tails(prob)
     prior = stats.halfnorm(scale=prior_sd)
     rows = {
         "prior": [prior.median(), prior.ppf(low), prior.ppf(high)] + [float(prior.sf(t)) for t in thresholds],

@@ -4,6 +4,8 @@ Each statistic is a function of the menus ``I`` (M x R) and choices ``y``
 (1-based menu positions), vectorised over leading replication axes of ``y``
 so the same call evaluates the observed data (shape (M,)) and the replicated
 data of a posterior predictive distribution (shape (..., M)).
+:func:`replicated_choices` takes those replications from a fit (thinned on
+request) and :func:`per_cell` evaluates a statistic cell by cell on stacked data.
 
 >>> I = np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]])
 >>> choice_shares(I, np.array([1, 1, 2])).tolist()
@@ -14,11 +16,13 @@ data of a posterior predictive distribution (shape (..., M)).
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from seu_sensitivity.model.stacking import choice_to_alternative
 
-__all__ = ["chosen_alternatives", "choice_shares", "repeat_consistency", "ppc_p_value"]
+__all__ = ["chosen_alternatives", "choice_shares", "repeat_consistency", "ppc_p_value", "replicated_choices", "per_cell"]
 
 
 def chosen_alternatives(I: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -79,3 +83,49 @@ def ppc_p_value(observed: float | np.ndarray, replicated: np.ndarray) -> float |
     greater = (replicated > observed).mean(axis=axes)
     ties = (replicated == observed).mean(axis=axes)
     return greater + 0.5 * ties
+
+
+def replicated_choices(idata: Any, var: str = "y", max_draws: int | None = None) -> np.ndarray:
+    """The posterior predictive choices of a fit as an (S, M) array, chains and draws stacked.
+
+    With ``max_draws``, at most that many evenly spaced replications are kept
+    (the first and the last always), which bounds the cost of statistics that
+    loop over draws in Python.
+
+    >>> import arviz as az
+    >>> idata = az.from_dict(posterior_predictive={"y": np.arange(12).reshape(2, 3, 2)})
+    >>> replicated_choices(idata).shape, replicated_choices(idata, max_draws=2)[:, 0].tolist()
+    ((6, 2), [0, 10])
+    """
+    y_rep = idata.posterior_predictive[var].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    if max_draws is None or max_draws >= y_rep.shape[0]:
+        return y_rep
+    keep = np.unique(np.linspace(0, y_rep.shape[0] - 1, min(max_draws, y_rep.shape[0])).astype(int))
+    return y_rep[keep]
+
+
+def per_cell(
+    data: Any, y: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], Any]
+) -> dict[str, Any]:
+    """``statistic(I_j, y_j)`` for each cell j of stacked data, keyed by cell id in stacking order.
+
+    ``data`` is a :class:`~seu_sensitivity.model.stacking.StackedData`; ``y``
+    is (..., M) in its stacking order: the observed choices, or replications
+    (:func:`replicated_choices`), over which ``statistic`` is vectorised.
+
+    >>> from seu_sensitivity.model.stacking import CellData, stack_cells
+    >>> a = CellData(w=[[0.0], [1.0]], I=[[1, 1], [1, 1]], y=[1, 1], K=2, cell_id="a")
+    >>> b = CellData(w=[[0.0], [1.0]], I=[[1, 1], [1, 1]], y=[1, 2], K=2, cell_id="b")
+    >>> data = stack_cells([a, b])
+    >>> per_cell(data, data.y, repeat_consistency)
+    {'a': 1.0, 'b': 0.0}
+    """
+    y = np.asarray(y)
+    if y.shape[-1] != data.M:
+        raise ValueError(f"per_cell: y has {y.shape[-1]} observations in its last axis, the data {data.M}")
+    cell_of = np.asarray(data.cell_of)
+    out = {}
+    for j, cell_id in enumerate(data.cell_ids):
+        rows = np.flatnonzero(cell_of == j + 1)
+        out[cell_id] = statistic(data.I[rows], y[..., rows])
+    return out

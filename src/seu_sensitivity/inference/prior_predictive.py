@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
+from seu_sensitivity.inference.effects import tails
+from seu_sensitivity.inference.ppc import per_cell
 from seu_sensitivity.model.choice import choice_log_probabilities, expected_utilities, subjective_probabilities, utilities
 from seu_sensitivity.model.design import Design
 from seu_sensitivity.model.priors import HM01Priors
@@ -269,15 +271,13 @@ def recovery_table(idata, truth: Mapping[str, object], prob: float = 0.9) -> pd.
     ``mean``, ``lower``, ``upper`` (central ``prob`` interval), ``covered`` and
     ``z`` ((mean - truth) / posterior sd), indexed by a readable label.
     """
-    if not 0 < prob < 1:
-        raise ValueError(f"prob must be in (0, 1), got {prob}")
+    levels = list(tails(prob))
     posterior = idata.posterior
-    tails = [(1 - prob) / 2, (1 + prob) / 2]
     rows = []
 
     def add(group: str, label: str, draws: np.ndarray, true_value: float) -> None:
         draws = np.asarray(draws, dtype=float).ravel()
-        lower, upper = np.quantile(draws, tails)
+        lower, upper = np.quantile(draws, levels)
         mean, sd = draws.mean(), draws.std(ddof=1)
         rows.append({"label": label, "group": group, "truth": float(true_value), "mean": mean,
                      "lower": lower, "upper": upper, "covered": bool(lower <= true_value <= upper),
@@ -342,9 +342,5 @@ def per_cell_statistic(
     replications); ``statistic(I, y)`` is vectorised over leading axes of y.
     Returns (..., J).
     """
-    y = np.asarray(y)
-    columns = []
-    for j in range(data.J):
-        rows = np.flatnonzero(np.asarray(data.cell_of) == j + 1)
-        columns.append(np.asarray(statistic(data.I[rows], y[..., rows])))
-    return np.stack(columns, axis=-1)
+    values = per_cell(data, y, statistic).values()
+    return np.stack([np.asarray(value) for value in values], axis=-1)
