@@ -1,19 +1,22 @@
-"""Figures of the application chapter (the factorial pilot re-analysed).
+"""Figures of a study (:class:`seu_sensitivity.studies.study.Study`): its cells under the three fits.
 
-* :func:`forest_by_temperature`: alpha by temperature in each LLM x task
-  panel, one or more estimates side by side (independent, hierarchical, pooled);
+* :func:`forest_plot`: alpha of every cell, a panel per factor combination
+  and a row per level of one factor, one or more estimates side by side
+  (independent, hierarchical, pooled);
 * :func:`shrinkage_plot`: independent -> hierarchical log(alpha) per cell,
   against the regression line;
-* :func:`ppc_grid`: one small predictive check per cell.
+* :func:`ppc_grid`: one small predictive check per cell;
+* :func:`statistic_lines`: a statistic of the data against one factor, a line
+  per combination of two others.
 
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> import pandas as pd
 >>> table = pd.DataFrame({"llm": ["a", "a"], "task": ["t", "t"], "temperature": [0.0, 1.0],
 ...                       "alpha": [10.0, 5.0], "alpha_lower": [8.0, 3.0], "alpha_upper": [12.0, 8.0]})
->>> fig = forest_by_temperature({"independent": table})
->>> len(fig.axes)
-1
+>>> fig = forest_plot({"independent": table}, rows="llm", columns="task", within="temperature")
+>>> len(fig.axes), fig.axes[0].get_title()
+(1, 'a, t')
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ import pandas as pd
 
 from seu_sensitivity.plots import PALETTE
 
-__all__ = ["forest_by_temperature", "shrinkage_plot", "ppc_grid", "consistency_by_temperature", "ESTIMATE_COLORS"]
+__all__ = ["forest_plot", "shrinkage_plot", "ppc_grid", "statistic_lines", "ESTIMATE_COLORS"]
 
-#: one colour per estimate, the same in every figure of the chapter
+#: one colour per estimate, the same in every figure of a study
 ESTIMATE_COLORS = {"independent": PALETTE[0], "hierarchical": PALETTE[1], "pooled": PALETTE[2], "line": "black"}
 
 
@@ -39,56 +42,80 @@ def _levels(series: pd.Series) -> list:
     return list(dict.fromkeys(series))
 
 
-def forest_by_temperature(
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype)
+
+
+def _select(table: pd.DataFrame, names: Sequence[str | None], values: Sequence[object]) -> pd.DataFrame:
+    keep = np.ones(len(table), dtype=bool)
+    for name, value in zip(names, values):
+        if name is not None:
+            keep &= (table[name].astype(str) == str(value)).to_numpy()
+    return table[keep]
+
+
+def forest_plot(
     estimates: Mapping[str, pd.DataFrame],
     *,
-    columns: tuple[str, str, str] = ("alpha", "alpha_lower", "alpha_upper"),
+    rows: str | None,
+    columns: str | None,
+    within: str,
+    value_columns: tuple[str, str, str] = ("alpha", "alpha_lower", "alpha_upper"),
+    tick_format: str | None = None,
     log_scale: bool = True,
     figsize: tuple[float, float] | None = None,
 ) -> plt.Figure:
-    """A forest plot of alpha by temperature in each LLM x task panel (rows: LLM, columns: task).
+    """A forest plot of alpha: a panel per level of ``rows`` x ``columns``, a row per level of ``within``.
 
     ``estimates`` maps a label (``"independent"``, ``"hierarchical"``, ...)
-    to a table with ``llm``, ``task``, ``temperature`` and the ``columns``
-    (centre, lower, upper); several estimates are drawn side by side, shifted
-    vertically, in the colours of :data:`ESTIMATE_COLORS`. The x axis is
-    alpha on a log scale (the regression's scale); the y axis lists the
-    temperatures of that LLM, since the providers' temperature grids differ.
+    to a table with the factor columns and the ``value_columns`` (centre,
+    lower, upper); several estimates are drawn side by side, shifted
+    vertically, in the colours of :data:`ESTIMATE_COLORS`. ``rows`` or
+    ``columns`` may be None (a single row or column of panels). The y axis of
+    a panel lists the levels of ``within`` that its cells have (so panels may
+    differ), labelled by ``tick_format`` (default ``"<within> = {:g}"`` for a
+    numeric factor, the level itself otherwise). The x axis is alpha, on a log
+    scale by default (the regression's scale); the interval's probability is
+    read from the first table's ``attrs["prob"]`` (default 0.9).
     """
     if not estimates:
-        raise ValueError("forest_by_temperature: no estimates given")
+        raise ValueError("forest_plot: no estimates given")
     first = next(iter(estimates.values()))
-    llms, tasks = _levels(first["llm"]), _levels(first["task"])
-    fig, axes = plt.subplots(len(llms), len(tasks), figsize=figsize or (4.2 * len(tasks), 2.6 * len(llms)),
+    row_levels = _levels(first[rows]) if rows is not None else [None]
+    col_levels = _levels(first[columns]) if columns is not None else [None]
+    if tick_format is None:
+        tick_format = f"{within} = {{:g}}" if _is_numeric(first[within]) else "{}"
+    prob = first.attrs.get("prob", 0.9)
+    fig, axes = plt.subplots(len(row_levels), len(col_levels),
+                             figsize=figsize or (4.2 * len(col_levels), 2.6 * len(row_levels)),
                              sharex=True, squeeze=False)
     n = len(estimates)
     offsets = (np.arange(n) - (n - 1) / 2) * (0.6 / max(n, 1))
-    centre_col, lower_col, upper_col = columns
-    for r, llm in enumerate(llms):
-        for c, task in enumerate(tasks):
+    centre_col, lower_col, upper_col = value_columns
+    for r, row_level in enumerate(row_levels):
+        for c, col_level in enumerate(col_levels):
             ax = axes[r, c]
-            temps = None
+            levels = None
             for k, (label, table) in enumerate(estimates.items()):
-                part = table[(table["llm"].astype(str) == str(llm)) & (table["task"].astype(str) == str(task))]
-                part = part.sort_values("temperature")
-                if temps is None:
-                    temps = list(part["temperature"])
-                rows = np.array([temps.index(t) for t in part["temperature"]], dtype=float) + offsets[k]
+                part = _select(table, (rows, columns), (row_level, col_level)).sort_values(within)
+                if levels is None:
+                    levels = list(part[within])
+                positions = np.array([levels.index(v) for v in part[within]], dtype=float) + offsets[k]
                 color = ESTIMATE_COLORS.get(label, PALETTE[k % len(PALETTE)])
-                ax.hlines(rows, part[lower_col], part[upper_col], color=color, lw=1.6)
-                ax.plot(part[centre_col], rows, "o", color=color, ms=4, label=label)
-            ax.set_yticks(np.arange(len(temps or [])))
-            ax.set_yticklabels([f"T = {t:g}" for t in temps or []])
-            ax.set_ylim(len(temps or []) - 0.5, -0.5)
-            ax.set_title(f"{llm}, {task}")
+                ax.hlines(positions, part[lower_col], part[upper_col], color=color, lw=1.6)
+                ax.plot(part[centre_col], positions, "o", color=color, ms=4, label=label)
+            ax.set_yticks(np.arange(len(levels or [])))
+            ax.set_yticklabels([tick_format.format(v) for v in levels or []])
+            ax.set_ylim(len(levels or []) - 0.5, -0.5)
+            ax.set_title(", ".join(str(v) for v in (row_level, col_level) if v is not None))
             if log_scale:
                 ax.set_xscale("log")
                 # plain numbers at 1-2-5 steps: the default log labels (3 x 10^1, ...) collide
                 ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
                 ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.xaxis.set_minor_formatter(mticker.NullFormatter())
-            if r == len(llms) - 1:
-                ax.set_xlabel(r"$\alpha$ (median, 90% interval)")
+            if r == len(row_levels) - 1:
+                ax.set_xlabel(rf"$\alpha$ (median, {prob:.0%} interval)")
     axes[0, -1].legend(loc="best")
     fig.tight_layout()
     return fig
@@ -97,7 +124,7 @@ def forest_by_temperature(
 def shrinkage_plot(table: pd.DataFrame, ax: plt.Axes | None = None, labels: Sequence[str] | None = None) -> plt.Axes:
     """Each cell's log(alpha): independent (circle) -> hierarchical (arrow head), and the regression line (bar).
 
-    ``table`` is :func:`seu_sensitivity.studies.pilot.shrinkage_table`. Cells
+    ``table`` is :meth:`seu_sensitivity.studies.study.Study.shrinkage`. Cells
     are rows; a cross marks the pooled estimate when the table has one. An
     arrow that ends near the bar is a cell pulled to its regression
     prediction; a short arrow, a cell whose own data dominate.
@@ -117,11 +144,11 @@ def shrinkage_plot(table: pd.DataFrame, ax: plt.Axes | None = None, labels: Sequ
     ax.plot(table["hierarchical"], rows + 0.18, "o", color=ESTIMATE_COLORS["hierarchical"], ms=4, label="hierarchical")
     ax.plot(table["line"], rows, "|", color=ESTIMATE_COLORS["line"], ms=12, mew=2, label="regression line")
     if "pooled" in table.columns:
-        ax.plot(table["pooled"], rows, "x", color=ESTIMATE_COLORS["pooled"], ms=6, label="pooled (one per task)")
+        ax.plot(table["pooled"], rows, "x", color=ESTIMATE_COLORS["pooled"], ms=6, label="complete pooling")
     ax.set_yticks(rows)
     ax.set_yticklabels(labels)
     ax.set_ylim(len(table) - 0.5, -0.5)
-    ax.set_xlabel(r"$\log\alpha$ (median, 90% interval)")
+    ax.set_xlabel(rf"$\log\alpha$ (median, {table.attrs.get('prob', 0.9):.0%} interval)")
     ax.legend(loc="lower right", fontsize=8)
     return ax
 
@@ -136,7 +163,7 @@ def ppc_grid(
     """One panel per cell: replicated statistic (histogram) against the observed value (red line).
 
     ``draws`` maps cell_id -> (observed, replicated draws), as
-    :func:`seu_sensitivity.studies.pilot.cell_consistency_draws` returns.
+    :func:`seu_sensitivity.studies.study.cell_consistency_draws` returns.
     """
     if not draws:
         raise ValueError("ppc_grid: no cells")
@@ -157,24 +184,33 @@ def ppc_grid(
     return fig
 
 
-def consistency_by_temperature(table: pd.DataFrame, ax: plt.Axes | None = None,
-                               column: str = "repeat consistency") -> plt.Axes:
-    """A model-free look at the data: ``column`` against temperature, one line per LLM x task.
+def statistic_lines(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    colour: str,
+    style: str | None = None,
+    column: str = "repeat consistency",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """A model-free look at the data: ``column`` against ``x``, one line per level of ``colour`` (x ``style``).
 
-    ``table`` has ``llm``, ``task``, ``temperature`` and ``column`` (e.g. the
-    cells table joined with :func:`seu_sensitivity.studies.pilot.choice_distribution`).
-    Solid lines are the first task, dashed the second; colours are the LLMs.
+    ``table`` has the factor columns and ``column`` (e.g. a study's cells
+    joined with :meth:`~seu_sensitivity.studies.study.Study.choice_summary`).
+    Colours are the levels of ``colour``; line styles (solid, dashed, ...)
+    the levels of ``style``.
     """
     if ax is None:
         _, ax = plt.subplots()
     styles = ["-", "--", ":", "-."]
-    for i, llm in enumerate(_levels(table["llm"])):
-        for k, task in enumerate(_levels(table["task"])):
-            part = table[(table["llm"].astype(str) == str(llm)) & (table["task"].astype(str) == str(task))]
-            part = part.sort_values("temperature")
-            ax.plot(part["temperature"], part[column], styles[k % len(styles)], marker="o", ms=4,
-                    color=PALETTE[i % len(PALETTE)], label=f"{llm}, {task}")
-    ax.set_xlabel("temperature (provider's own scale)")
+    style_levels = _levels(table[style]) if style is not None else [None]
+    for i, colour_level in enumerate(_levels(table[colour])):
+        for k, style_level in enumerate(style_levels):
+            part = _select(table, (colour, style), (colour_level, style_level)).sort_values(x)
+            label = ", ".join(str(v) for v in (colour_level, style_level) if v is not None)
+            ax.plot(part[x], part[column], styles[k % len(styles)], marker="o", ms=4,
+                    color=PALETTE[i % len(PALETTE)], label=label)
+    ax.set_xlabel(x)
     ax.set_ylabel(column)
     ax.legend()
     return ax
