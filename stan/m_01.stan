@@ -6,47 +6,21 @@
 // its subjective probabilities over K consequences and upsilon the utilities
 // (0 = upsilon_1 <= ... <= upsilon_K = 1, increments delta on the simplex).
 //
-// Priors are data (defaults in seu_sensitivity.models.M01Priors):
+// Priors are data (defaults in seu_sensitivity.model.priors.M01Priors):
 //   alpha ~ LogNormal(alpha_mu, alpha_sd)   default (3.0, 0.75); K = 4 task: (3.5, 0.75)
 //   beta[k, d] ~ Normal(0, beta_sd)         default 1
 //   delta ~ Dirichlet(1)
-// beta is sampled as in h_m01.stan (its header explains why), with the same
-// functions: beta = Q(delta) beta_rot, Q orthogonal with its first column
-// along upsilon - mean(upsilon) and its last constant (a rotation, Jacobian
-// 1), and, when scale_beliefs = 1, beta_rot's first K - 1 rows sampled
-// multiplied by 1 + alpha |c| (beta_free; beta_rot_lp adds the Jacobian),
-// which removes the funnel between alpha and the spread of the expected
-// utilities when the choices pin the beliefs down (the switch is chosen by
-// seu_sensitivity.models.belief_scaling). Same prior, same posterior. beta is computed in generated quantities.
-// psi and eta are computed once per alternative; the likelihood, one
-// categorical_logit per observation, is evaluated through its sufficient
-// statistics (choice counts and distinct menus), which gives the same density.
+// beta is sampled as in h_m01, with the same functions (one cell, J = G = 1):
+// beta = Q(delta) beta_rot, Q orthogonal (utility_rotation), and, when
+// scale_beliefs = 1, beta_rot's first K - 1 rows sampled multiplied by
+// 1 + alpha |c| (beta_free; beta_rot_lp adds the Jacobian). The functions
+// file explains why. Same prior, same posterior. beta is computed in
+// generated quantities. psi and eta are computed once per alternative; the
+// likelihood, one categorical_logit per observation, is evaluated through
+// its sufficient statistics (choice counts and distinct menus), which gives
+// the same density.
 functions {
-  // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
-  // vector along c = upsilon - mean(upsilon), and whose last is 1/sqrt(K);
-  // Q = H * basis, H the Householder reflection taking the fixed `ref` (first
-  // column of `basis`) to c_hat. Identical to h_m01.stan's, so the two
-  // programs share one parameterisation.
-  matrix utility_rotation(vector upsilon, vector ref, matrix basis) {
-    int K = rows(upsilon);
-    vector[K] c = upsilon - mean(upsilon);
-    vector[K] v = ref - c / norm2(c);
-    return basis - (2 / dot_self(v)) * v * (v' * basis);
-  }
-
-  // beta_rot from beta_free: if scaled = 1, the first K - 1 rows divided by
-  // 1 + alpha |c|, the last (constant logits) copied, and the log Jacobian
-  // -(K - 1) D log(1 + alpha |c|) added; if scaled = 0, beta_free itself.
-  // h_m01.stan's beta_rot_lp for one cell.
-  matrix beta_rot_lp(matrix beta_free, real log_alpha, int scaled, vector upsilon) {
-    matrix[rows(beta_free), cols(beta_free)] beta_rot = beta_free;
-    if (scaled == 0) return beta_rot;
-    real log_scale = log1p_exp(log_alpha + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha |c|)
-    int K = rows(beta_free);
-    beta_rot[1:(K - 1)] = beta_free[1:(K - 1)] * exp(-log_scale);
-    target += -(K - 1) * cols(beta_free) * log_scale;
-    return beta_rot;
-  }
+#include functions/seu_choice.stanfunctions
 }
 data {
   int<lower=1> M;                    // observations (decision problems)
@@ -59,7 +33,7 @@ data {
   real alpha_mu;
   real<lower=0> alpha_sd;
   real<lower=0> beta_sd;
-  int<lower=0, upper=1> scale_beliefs;   // 1: beliefs sampled in units of 1 + alpha |c| (h_m01.stan, step 2)
+  int<lower=0, upper=1> scale_beliefs;   // 1: beliefs sampled in units of 1 + alpha |c| (functions file, step 2)
 }
 transformed data {
   array[M] int menu_size;
@@ -93,35 +67,16 @@ transformed data {
   vector[R] n_chosen = rep_vector(0, R);
   for (m in 1:M)
     n_chosen[menu_alt[menu_start[m] + y[m] - 1]] += 1;
-  array[M] int first_obs;            // first observation of each distinct menu
-  array[M] int n_shown_int = rep_array(0, M);
-  int S = 0;
+  array[M] int pair_of = distinct_menus(rep_array(1, M), I);
+  int S = max(pair_of);
+  array[S] int first_obs;            // first observation of each distinct menu
+  array[S] int n_shown_int = rep_array(0, S);
   for (m in 1:M) {
-    int match = 0;
-    for (s in 1:S) {
-      int o = first_obs[s];
-      if (menu_size[o] == menu_size[m]) {
-        int same = 1;
-        for (r in 1:R) {
-          if (I[o, r] != I[m, r]) {
-            same = 0;
-            break;
-          }
-        }
-        if (same == 1) {
-          match = s;
-          break;
-        }
-      }
-    }
-    if (match == 0) {
-      S += 1;
-      first_obs[S] = m;
-      match = S;
-    }
-    n_shown_int[match] += 1;
+    n_shown_int[pair_of[m]] += 1;
+    if (n_shown_int[pair_of[m]] == 1)
+      first_obs[pair_of[m]] = m;
   }
-  vector[S] n_shown = to_vector(n_shown_int[1:S]);
+  vector[S] n_shown = to_vector(n_shown_int);
   // the distinct menus as a sparse S x R 0/1 matrix in CSR form (w, v, u),
   // so that the normalisers of all menus are one sparse product
   int N_distinct_entries = 0;
@@ -141,21 +96,9 @@ transformed data {
     }
     menu_u[S + 1] = pos;
   }
-  // fixed parts of utility_rotation: ref (the decreasing ramp, away from every
-  // increasing upsilon) and an orthonormal basis whose first column is ref
-  vector[K] ramp = linspaced_vector(K, 0, 1);
-  vector[K] rotation_ref = (mean(ramp) - ramp) / norm2(ramp - mean(ramp));
-  matrix[K, K] rotation_basis;
-  {
-    matrix[K, K] A = K == 2 ? append_col(rep_vector(1, K), rotation_ref)
-                            : append_col(append_col(rep_vector(1, K), rotation_ref), identity_matrix(K)[ : , 1:(K - 2)]);
-    matrix[K, K] B0 = qr_thin_Q(A);
-    rotation_basis = append_col(B0[ : , 2:K], B0[ : , 1]);
-  }
-  if (dot_product(rotation_basis[ : , 1], rotation_ref) < 0)
-    rotation_basis[ : , 1] = -rotation_basis[ : , 1];
-  if (sum(rotation_basis[ : , K]) < 0)
-    rotation_basis[ : , K] = -rotation_basis[ : , K];
+  // fixed parts of utility_rotation: ref and an orthonormal basis whose first column is ref
+  vector[K] rotation_ref = utility_rotation_ref(K);
+  matrix[K, K] rotation_basis = utility_rotation_basis(rotation_ref);
 }
 parameters {
   real<lower=0> alpha;
@@ -163,22 +106,14 @@ parameters {
   simplex[K - 1] delta;
 }
 transformed parameters {
-  // beta = Q(delta) beta_rot
-  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), scale_beliefs, append_row(0, cumulative_sum(delta)));
+  // beta = Q(delta) beta_rot; beta_rot_lp and expected_utilities as for one cell of h_m01
+  matrix[K, D] beta_rot = to_matrix(beta_rot_lp(to_vector(beta_free), rep_vector(log(alpha), 1), {scale_beliefs},
+                                                {1}, {K}, D, {1}, delta, {1}), K, D);
   vector[R] eta;                     // expected utility of each alternative
   {
     vector[K] upsilon = append_row(0, cumulative_sum(delta));
     matrix[K, K] Q = utility_rotation(upsilon, rotation_ref, rotation_basis);
-    matrix[R, K] logits = (w * beta_rot') * Q';
-    // every row's softmax at once, shifted by the largest logit (no overflow)
-    matrix[R, K] e = exp(logits - max(logits));
-    vector[R] total = e * rep_vector(1, K);
-    if (min(total) > 0) {
-      eta = (e * upsilon) ./ total;
-    } else {  // a row more than ~745 below the largest logit underflowed: row by row
-      for (r in 1:R)
-        eta[r] = softmax(logits[r]') ' * upsilon;
-    }
+    eta = expected_utilities((w * beta_rot') * Q', upsilon);
   }
 }
 model {

@@ -1,7 +1,8 @@
 """The centred variant h_m01_centered against h_m01.
 
-1. The two programs stay in sync: they differ in exactly the three lines
-   that switch the parameterisation (no Stan needed).
+1. One program: "h_m01_centered" runs h_m01.stan with the data switch
+   centred = 1, and the switch changes only the parameterisation of the cell
+   deviations (no Stan needed).
 2. On well-informed cells both sample the same posterior: posterior means of
    the regression agree within Monte Carlo error, and the centred fit's
    derived z is consistent with its log_alpha.
@@ -20,46 +21,60 @@ import pytest
 
 from seu_sensitivity import factorial_design, simulate_hierarchical
 from seu_sensitivity.inference.diagnostics import compare_means
-from seu_sensitivity.inference.fitting import fit
+from seu_sensitivity.inference.fitting import fit, prepare
+from seu_sensitivity.inference.programs import stan_code, stan_file, switched_lines
 from seu_sensitivity.model.priors import HM01Priors
-from seu_sensitivity.inference.programs import stan_file
-from seu_sensitivity.inference.stan_source import BlockDifference, block_differences, read_blocks
 
 MODELS = ("h_m01", "h_m01_centered")
-#: the only code that may differ between the programs: which of z and log_alpha is sampled
-PARAMETERISATION_LINES = [
-    BlockDifference("parameters", ("vector[J] z;",), ("vector[J] log_alpha;",)),
-    BlockDifference(
-        "transformed parameters",
-        ("vector[J] log_alpha = gamma0 + X * gamma + sigma_cell * z;",),
-        ("vector[J] z = (log_alpha - (gamma0 + X * gamma)) / sigma_cell;",),
-    ),
-    BlockDifference("model", ("z ~ std_normal();",), ("log_alpha ~ normal(gamma0 + X * gamma, sigma_cell);",)),
-]
+#: the only code the switch changes: which of z and log_alpha is sampled, and its prior
+PARAMETERISATION_LINES = {
+    "transformed parameters": [
+        "if (centred == 1) {",
+        "  log_alpha = z_or_log_alpha;",
+        "  z = (log_alpha - (gamma0 + X * gamma)) / sigma_cell;",
+        "} else {",
+        "  z = z_or_log_alpha;",
+        "  log_alpha = gamma0 + X * gamma + sigma_cell * z;",
+        "}",
+    ],
+    "model": [
+        "if (centred == 1)",
+        "  z_or_log_alpha ~ normal(gamma0 + X * gamma, sigma_cell);",
+        "else",
+        "  z_or_log_alpha ~ std_normal();",
+    ],
+}
 
 
-# -- 1. the copy does not drift ------------------------------------------------
+# -- 1. one program, one switch --------------------------------------------------
 
 
 def test_centred_program_differs_from_h_m01_only_in_the_parameterisation():
-    """Comments and spacing aside, every block is h_m01's except three lines.
+    """Both registry names run one program; its centred switch guards only the lines that
+    swap z and log_alpha, and the data of the two differ only in the switch.
 
-    A change to h_m01 (its likelihood, a prior, a generated quantity) that is
-    not copied to the centred variant shows up here as an extra difference,
-    and the book's comparison of the two would no longer compare
-    parameterisations only.
+    A change to h_m01 (its likelihood, a prior, a generated quantity) reaches
+    both variants, and one put under the switch shows up here as an extra
+    line, so the book's comparison of the two compares parameterisations only.
     """
-    differences = block_differences(read_blocks(stan_file("h_m01")), read_blocks(stan_file("h_m01_centered")))
-    assert differences == PARAMETERISATION_LINES
+    assert stan_file("h_m01_centered") == stan_file("h_m01")
+    assert stan_code("h_m01_centered") == stan_code("h_m01")
+    assert switched_lines("h_m01", "centred") == PARAMETERISATION_LINES
+    data = simulate_hierarchical(factorial_design({"llm": ["a", "b"]}), n_obs=5, R=4, D=2, seed=1)[0]
+    (_, plain, _, _), (_, centred, _, _) = prepare("h_m01", data), prepare("h_m01_centered", data)
+    assert {k for k in plain if plain[k] != centred[k]} == {"centred"}
+    assert (plain["centred"], centred["centred"]) == (0, 1)
 
 
 def test_block_differences_notices_drift():
-    """The comparison above can fail: a prior changed in one copy only is reported, in its block."""
-    centred = stan_file("h_m01_centered").read_text()
+    """The comparison above can fail: a prior put under the switch is reported, in its block."""
+    code = stan_code("h_m01")
     prior, wider = "sigma_cell_free ~ normal(0, sigma_cell_sd);", "sigma_cell_free ~ normal(0, 2 * sigma_cell_sd);"
-    assert prior in centred, "the sigma_cell prior line moved: update this test"
-    differences = block_differences(stan_file("h_m01").read_text(), centred.replace(prior, wider))
-    assert [d for d in differences if d not in PARAMETERISATION_LINES] == [BlockDifference("model", (prior,), (wider,))]
+    assert f"  {prior}\n" in code, "the sigma_cell prior line moved: update this test"
+    drifted = code.replace(f"  {prior}\n", f"  if (centred == 1)\n    {wider}\n  else\n    {prior}\n")
+    differences = switched_lines(drifted, "centred")
+    assert differences["model"][:4] == ["if (centred == 1)", f"  {wider}", "else", f"  {prior}"]
+    assert differences["model"][4:] == PARAMETERISATION_LINES["model"]
 
 
 # -- 2. the same posterior where both sample well ------------------------------

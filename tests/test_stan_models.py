@@ -106,6 +106,7 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
     (stan/bench/h_m01_per_obs.stan), on data whose cells repeat their menus and
     differ in K. A miscounted choice or menu would change the density."""
     from seu_sensitivity import CellData
+    from seu_sensitivity.inference.programs import expand_includes
     from seu_sensitivity.settings import stan_dir
 
     data, _ = ragged
@@ -117,10 +118,10 @@ def test_sufficient_statistics_equal_one_categorical_per_observation(ragged):
                                 K=c.K, cell_id=c.cell_id))
     stacked = stack_cells(doubled, design=data.X, utility_group=dict(zip(data.cell_ids, data.group)))
     h_program, h_data, _, _ = prepare("h_m01", stacked)
-    per_obs = build_model((stan_dir() / "bench" / "h_m01_per_obs.stan").read_text(), h_data)
+    per_obs = build_model(expand_includes(stan_dir() / "bench" / "h_m01_per_obs.stan"), h_data)
     h_model = build_model(h_program.source, h_data)
     n_par = len(h_model.unconstrain_pars(
-        {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
+        {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z_or_log_alpha": [0.0] * data.J,
          "beta_free": [0.0] * int(sum(data.K) * data.D),
          "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
     rng = np.random.default_rng(8)
@@ -305,20 +306,20 @@ def _block(source: str, name: str) -> str:
     raise ValueError(f"unclosed block {name}")
 
 
-@pytest.mark.parametrize("other", ["h_m01_centered.stan", "bench/h_m01_per_obs.stan"])
+@pytest.mark.parametrize("other", ["h_m01_centered", "bench/h_m01_per_obs"])
 def test_variants_keep_h_m01_data_contract(other):
     """The centred and per-observation variants read exactly h_m01's data (same fit() data dict).
 
-    The centred variant shares h_m01's transformed data too; the
-    per-observation benchmark variant has no sufficient statistics, so only
-    its input checks (the reject statements) must be h_m01's.
+    The centred variant shares h_m01's transformed data too (it is h_m01 with
+    centred = 1); the per-observation benchmark variant has no sufficient
+    statistics, so only its input checks (the reject statements) must be h_m01's.
     """
-    from seu_sensitivity.settings import stan_dir
+    from seu_sensitivity.inference.programs import stan_code
 
-    reference = (stan_dir() / "h_m01.stan").read_text()
-    variant = (stan_dir() / other).read_text()
+    reference = stan_code("h_m01")
+    variant = stan_code(other)
     assert _block(variant, "data") == _block(reference, "data"), f"{other}: data block differs from h_m01.stan"
-    if other == "h_m01_centered.stan":
+    if other == "h_m01_centered":
         assert _block(variant, "transformed data") == _block(reference, "transformed data")
     else:
         rejects = [line.strip() for line in _block(variant, "transformed data").splitlines() if "reject(" in line]
@@ -354,7 +355,7 @@ def test_beta_is_the_delta_aligned_rotation_of_scaled_beta_free(cell, ragged):
     program, stan_data, _, _ = prepare("h_m01", data, belief_scale=scaled)
     model = build_model(program.source, stan_data)
     n_par = len(model.unconstrain_pars(
-        {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z": [0.0] * data.J,
+        {"gamma0_free": [3.0], "sigma_cell_free": [0.5], "gamma": [0.0] * data.P, "z_or_log_alpha": [0.0] * data.J,
          "beta_free": [0.0] * int(sum(data.K) * data.D), "delta_free": [0.0] * int(sum(k - 2 for k in data.K_group))}))
     for _ in range(3):
         values = _constrained(model, list(rng.normal(0.0, 1.5, size=n_par)))
@@ -430,14 +431,14 @@ def test_scaled_beliefs_carry_their_jacobian(cell, scaled):
 
 
 def test_m01_and_h_m01_share_one_utility_rotation():
-    """m_01 cannot include h_m01's functions (httpstan compiles one file), so it keeps a
-    copy of utility_rotation; the two copies must stay identical, code and all."""
+    """m_01 and h_m01 run one utility_rotation: the one of stan/functions/seu_choice.stanfunctions,
+    which both include (tests/test_stan_includes.py checks no program defines it again)."""
     import re
 
-    from seu_sensitivity.inference.programs import stan_file
+    from seu_sensitivity.inference.programs import stan_code
 
     def function(model: str) -> str:
-        source = stan_file(model).read_text(encoding="utf-8")
+        source = stan_code(model)
         found = re.search(r"^  matrix utility_rotation\(.*?^  \}$", source, flags=re.S | re.M)
         assert found, f"{model}.stan has no utility_rotation"
         return found.group(0)

@@ -1,163 +1,15 @@
-// h_m01_per_obs: BENCHMARK ONLY. The same model and data contract as h_m01,
-// written in the per-observation formulation: psi = softmax(beta_j w_r) and
-// eta_r are recomputed for every alternative of every observation, and each
-// choice is scored on a menu-sized vector built per observation. Used by
+// h_m01_per_obs: BENCHMARK ONLY. The model and data contract of h_m01
+// (centred switch included), written in the
+// per-observation formulation: psi = softmax(beta_j w_r) and eta_r are
+// recomputed for every alternative of every observation, and each choice is
+// scored on a menu-sized vector built per observation. Used by
 // benchmarks/likelihood_formulation.py to measure what computing psi once per
-// (cell, alternative) buys. Do not use for inference. Keep in sync with
-// h_m01.stan (everything but the model block is copied from it).
-//
-// h_m01: hierarchical SEU sensitivity model over J cells (seed 000), non-centred.
-//
-//   log(alpha_j) = gamma0 + X_j gamma + sigma_cell * z_j,   z_j ~ Normal(0, 1)
-//   beta_j  (K_j x D)   cell-specific feature -> subjective-probability map
-//   delta_g (K_g - 1)   utility increments, shared by the cells of utility group g
-//   psi_jr = softmax(beta_j w_{f(j),r}),  eta_jr = psi_jr . upsilon_g(j)
-//   y_m ~ categorical_logit(alpha_cell[m] * eta over the menu of m)
-//
-// One program serves the seed's design (G = 1, F = 1: one K, features shared
-// by all cells) and the pilot design (one feature matrix per cell, delta
-// shared within a task, tasks with different K in one model). Because K
-// differs between groups, beta and delta are ragged: they are stored flat
-// (beta_flat: cell j's K_j x D block, column-major; delta_flat: group g's
-// K_g - 1 increments) and the Python side reshapes them into NaN-padded
-// arrays.
-//
-// Priors are data (defaults in seu_sensitivity.models.HM01Priors):
-//   gamma0 ~ Normal(gamma0_mu, gamma0_sd)      default (3.0, 1.0)
-//   gamma_p ~ Normal(0, gamma_sd)              default 1.0
-//   sigma_cell ~ HalfNormal(sigma_cell_sd)     default 0.5
-//   beta_j[k, d] ~ Normal(0, beta_sd)          default 1.0
-//   delta_g ~ Dirichlet(1)                     stick-breaking, as Stan's own simplex
-//
-// fix_gamma0 = 1 holds gamma0 = gamma0_fixed; fix_sigma_cell = 1 holds
-// sigma_cell = sigma_cell_fixed (they are then not parameters). Both fixed
-// with J = 1 and P = 0: m_01 with alpha ~ LogNormal(gamma0_fixed,
-// sigma_cell_fixed) (the reduction check). sigma_cell fixed at 0: complete
-// pooling, every alpha_j on the regression line; fixed at larger values: the
-// path towards independent cells (the formulation chapter's sweep).
-//
-// Parameterisation of beta, in two steps; neither changes the model (same
-// prior, same posterior), only the geometry the sampler sees.
-// 1. Rotation: beta_j = Q(delta_g) beta_rot_j, where Q is orthogonal with its
-//    first column along c = upsilon - mean(upsilon) and its last along the
-//    constant vector (utility_rotation below). Jacobian 1. To first order eta
-//    depends on beta only through c' beta, now the first row of beta_rot
-//    whatever delta is; the last row (constant logits) does not move psi at
-//    all and is known from the prior alone. On the pilot this halved the
-//    leapfrog steps per draw.
-// 2. Scale (cells with scale_beliefs[j] = 1): the sampler moves beta_free,
-//    which is beta_rot with its first K_j - 1 rows multiplied by
-//    s_j = 1 + alpha_j |c| (beta_rot_lp, with the log Jacobian
-//    -(K_j - 1) D log s_j); in the other cells beta_free = beta_rot. The choice probabilities depend on
-//    alpha_j times the spread of the expected utilities, so in beta_rot's
-//    coordinates a cell whose choices are nearly deterministic gives a curved
-//    ridge (large alpha, small beta) narrowing like a funnel; the sampler got
-//    stuck there (one chain of four, R-hat 1.5, hundreds of divergences) on
-//    the simulated studies of the formulation and implementation chapters.
-//    alpha_j |c| is how far a unit of beta_rot moves a logit. Where it is
-//    large the likelihood sets the scale of the beliefs, and s_j ~ alpha_j |c|
-//    straightens the ridge; where it is below 1 (a nearly random cell) the
-//    prior sets it, and s_j ~ 1 leaves beta_rot alone. Scaling by alpha_j |c|
-//    alone moved the funnel to small alpha_j instead, where nearly random
-//    cells then got stuck. The constant row is left unscaled: the likelihood
-//    never sees it, and scaling it would turn its prior into a funnel.
-//    The same holds for every direction the choices say little about: with
-//    few choices per belief coordinate (the pilot: 300 choices, 64 or 96
-//    coordinates per cell) most of beta_rot is set by the prior, and scaling
-//    it makes a funnel of the whole block (bulk ESS of log alpha 822 -> 194
-//    on the pilot). Hence the switch, chosen per cell by
-//    seu_sensitivity.models.belief_scaling.
-// beta itself (beta_flat) is computed in generated quantities.
+// (cell, alternative) and scoring distinct menus buys, and by
+// tests/test_stan_models.py as the reference density of h_m01's sufficient
+// statistics. The functions are h_m01's (one include); only the model block
+// and the transformed data it needs are this program's own.
 functions {
-  // The orthogonal K x K matrix Q(delta) whose first column is c_hat, the unit
-  // vector along c = upsilon - mean(upsilon), and whose last is the constant
-  // vector 1/sqrt(K). To first order in beta, eta_r moves only with
-  // c' beta w_r, so the data inform mainly the first row of beta_rot = Q' beta,
-  // and a diagonal metric can adapt to it whatever delta is. Q = H * basis:
-  // `basis` is a fixed orthonormal basis whose first column is `ref` and whose
-  // last is 1/sqrt(K), H the Householder reflection taking ref to c_hat; ref
-  // and c_hat are both orthogonal to the constant vector, so H keeps it. ref
-  // is the decreasing ramp, which points away from every increasing upsilon
-  // (c_hat . ref < 0), so ref - c_hat never vanishes and Q is smooth in delta.
-  matrix utility_rotation(vector upsilon, vector ref, matrix basis) {
-    int K = rows(upsilon);
-    vector[K] c = upsilon - mean(upsilon);
-    vector[K] v = ref - c / norm2(c);
-    return basis - (2 / dot_self(v)) * v * (v' * basis);
-  }
-
-  // Q of every utility group (zero-padded to K_max x K_max), from the flat delta
-  array[] matrix group_rotations(array[] int K, vector delta_flat, array[] int delta_start,
-                                 array[] vector ref, array[] matrix basis) {
-    int G = size(K);
-    int K_max = max(K);
-    array[G] matrix[K_max, K_max] Q;
-    for (g in 1:G) {
-      int Kg = K[g];
-      vector[Kg] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[g], Kg - 1)));
-      Q[g] = rep_matrix(0, K_max, K_max);
-      Q[g][1:Kg, 1:Kg] = utility_rotation(upsilon, ref[g][1:Kg], basis[g][1:Kg, 1:Kg]);
-    }
-    return Q;
-  }
-  // Stick-breaking map R^N -> (N+1)-simplex, exactly the transform Stan 2.35
-  // uses for `simplex` declarations; adds its log Jacobian to target, so a
-  // flat density on the simplex (Dirichlet(1)) needs no further term.
-  vector stick_simplex_lp(vector u) {
-    int N = rows(u);
-    vector[N + 1] x;
-    real stick = 1;
-    for (k in 1:N) {
-      real a = u[k] - log(N + 1 - k);
-      x[k] = stick * inv_logit(a);
-      target += log(stick) + log_inv_logit(a) + log1m_inv_logit(a);
-      stick -= x[k];
-    }
-    x[N + 1] = stick;
-    return x;
-  }
-
-  // beta_rot of every cell from beta_free: in a cell with scaled[j] = 1 the
-  // first K_j - 1 rows of its K_j x D block are divided by 1 + alpha_j |c_g|
-  // (see the header, step 2) and the log Jacobian -(K_j - 1) D log(1 + alpha_j |c_g|)
-  // is added; the last row (constant logits), and every row of an unscaled
-  // cell, is copied.
-  vector beta_rot_lp(vector beta_free, vector log_alpha, array[] int scaled, array[] int group, array[] int K, int D,
-                     array[] int beta_start, vector delta_flat, array[] int delta_start) {
-    vector[rows(beta_free)] beta_rot = beta_free;
-    for (j in 1:size(group)) {
-      if (scaled[j] == 0) continue;  // beta_rot_j = beta_free_j
-      int Kj = K[group[j]];
-      vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
-      real log_scale = log1p_exp(log_alpha[j] + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha_j |c|)
-      for (d in 1:D) {
-        int first = beta_start[j] + (d - 1) * Kj;
-        beta_rot[first:(first + Kj - 2)] = beta_free[first:(first + Kj - 2)] * exp(-log_scale);
-      }
-      target += -(Kj - 1) * D * log_scale;
-    }
-    return beta_rot;
-  }
-
-  // eta of every (cell, alternative): J*R vector, cell j at (j-1)*R + 1 .. j*R.
-  // psi and eta are computed once per (cell, alternative), never per observation.
-  // beta_j = Q_g(j) * beta_rot_j, so the logits w beta_j' are (w beta_rot_j') Q'
-  vector all_eta(array[] matrix w, array[] int feature_set, array[] int group,
-                 array[] int K, int D, vector beta_rot, array[] int beta_start,
-                 vector delta_flat, array[] int delta_start, array[] matrix Q) {
-    int J = size(feature_set);
-    int R = rows(w[1]);
-    vector[J * R] eta;
-    for (j in 1:J) {
-      int Kj = K[group[j]];
-      matrix[Kj, D] b = to_matrix(segment(beta_rot, beta_start[j], Kj * D), Kj, D);
-      vector[Kj] upsilon = append_row(0, cumulative_sum(segment(delta_flat, delta_start[group[j]], Kj - 1)));
-      matrix[R, Kj] logits = (w[feature_set[j]] * b') * Q[group[j]][1:Kj, 1:Kj]';
-      for (r in 1:R)
-        eta[(j - 1) * R + r] = softmax(logits[r]') ' * upsilon;
-    }
-    return eta;
-  }
+#include functions/seu_choice.stanfunctions
 }
 data {
   int<lower=1> J;                        // cells
@@ -189,8 +41,10 @@ data {
   real gamma0_fixed;
   int<lower=0, upper=1> fix_sigma_cell;
   real<lower=0> sigma_cell_fixed;
-  // 1: sample cell j's beliefs in units of 1 + alpha_j |c| (header, step 2)
+  // 1: sample cell j's beliefs in units of 1 + alpha_j |c| (functions file, step 2)
   array[J] int<lower=0, upper=1> scale_beliefs;
+  // 1: sample log(alpha_j) (centred) instead of z_j (non-centred)
+  int<lower=0, upper=1> centred;
 }
 transformed data {
   array[J] int beta_start;
@@ -216,21 +70,11 @@ transformed data {
   array[G] matrix[max(K), max(K)] rotation_basis;
   for (g in 1:G) {
     int Kg = K[g];
-    vector[Kg] ramp = linspaced_vector(Kg, 0, 1);
-    vector[Kg] ref = (mean(ramp) - ramp) / norm2(ramp - mean(ramp));
-    // QR (Gram-Schmidt) of (1, ref, e_1, ..., e_{K-2}), then the constant column moved to the end
-    matrix[Kg, Kg] A = Kg == 2 ? append_col(rep_vector(1, Kg), ref)
-                               : append_col(append_col(rep_vector(1, Kg), ref), identity_matrix(Kg)[ : , 1:(Kg - 2)]);
-    matrix[Kg, Kg] B0 = qr_thin_Q(A);
-    matrix[Kg, Kg] B = append_col(B0[ : , 2:Kg], B0[ : , 1]);
-    if (dot_product(B[ : , 1], ref) < 0)
-      B[ : , 1] = -B[ : , 1];
-    if (sum(B[ : , Kg]) < 0)
-      B[ : , Kg] = -B[ : , Kg];
+    vector[Kg] ref = utility_rotation_ref(Kg);
     rotation_ref[g] = rep_vector(0, max(K));
     rotation_ref[g][1:Kg] = ref;
     rotation_basis[g] = rep_matrix(0, max(K), max(K));
-    rotation_basis[g][1:Kg, 1:Kg] = B;
+    rotation_basis[g][1:Kg, 1:Kg] = utility_rotation_basis(ref);
   }
   array[M] int menu_size;
   array[M] int menu_start;
@@ -264,14 +108,22 @@ parameters {
   array[1 - fix_gamma0] real gamma0_free;
   array[1 - fix_sigma_cell] real<lower=0> sigma_cell_free;
   vector[P] gamma;
-  vector[J] z;
+  vector[J] z_or_log_alpha;              // z_j, or log(alpha_j) when centred = 1
   vector[N_beta] beta_free;              // beta_rot, rows 1..K_j-1 times 1 + alpha_j |c| in scaled cells (beta_rot_lp)
   vector[N_delta_free] delta_free;
 }
 transformed parameters {
   real gamma0 = fix_gamma0 == 1 ? gamma0_fixed : gamma0_free[1];
   real<lower=0> sigma_cell = fix_sigma_cell == 1 ? sigma_cell_fixed : sigma_cell_free[1];
-  vector[J] log_alpha = gamma0 + X * gamma + sigma_cell * z;
+  vector[J] z;
+  vector[J] log_alpha;
+  if (centred == 1) {
+    log_alpha = z_or_log_alpha;
+    z = (log_alpha - (gamma0 + X * gamma)) / sigma_cell;
+  } else {
+    z = z_or_log_alpha;
+    log_alpha = gamma0 + X * gamma + sigma_cell * z;
+  }
   vector[J] alpha = exp(log_alpha);
   vector[N_delta] delta_flat;
   for (g in 1:G)
@@ -284,7 +136,10 @@ model {
   gamma0_free ~ normal(gamma0_mu, gamma0_sd);
   sigma_cell_free ~ normal(0, sigma_cell_sd);
   gamma ~ normal(0, gamma_sd);
-  z ~ std_normal();
+  if (centred == 1)
+    z_or_log_alpha ~ normal(gamma0 + X * gamma, sigma_cell);
+  else
+    z_or_log_alpha ~ std_normal();
   beta_rot ~ normal(0, beta_sd);         // = beta_flat ~ normal(0, beta_sd): Q is orthogonal; the scale's Jacobian is in beta_rot_lp
   array[G] matrix[max(K), max(K)] Q = group_rotations(K, delta_flat, delta_start, rotation_ref, rotation_basis);
   for (m in 1:M) {

@@ -29,7 +29,8 @@ constant_data             cell_index (obs), X (cell,          menu_size (obs)
 
 ``beta`` and ``delta`` are NaN where a cell's (group's) K is below the largest K.
 
-Caching: the key hashes the Stan source, the full data dict (priors and
+Caching: the key hashes the Stan source with its ``#include`` files expanded
+(:func:`~seu_sensitivity.inference.programs.stan_code`), the full data dict (priors and
 X_new included), the sampler settings and seed, the backend with its
 versions, and the layout (dims, coords, names); an identical call loads the
 netCDF from the cache without compiling or sampling.
@@ -45,7 +46,7 @@ import numpy as np
 
 from seu_sensitivity.inference.backends import get_backend
 from seu_sensitivity.inference.backends.base import SampleResult, StanProgram, split_inits
-from seu_sensitivity.inference.programs import Layout, model_spec, stan_file
+from seu_sensitivity.inference.programs import Layout, model_spec, stan_code, stan_file
 from seu_sensitivity.settings import DEFAULT_SEED
 
 __all__ = ["fit", "DEFAULT_SEED", "build_inference_data", "prepare", "sampling_seconds"]
@@ -128,7 +129,7 @@ def prepare(
     >>> stan_data["alpha_mu"], layout.dims["beta"]
     (3.0, ['consequence', 'feature'])
     """
-    program = StanProgram.from_file(model, stan_file(model))
+    program = StanProgram(model, stan_file(model), stan_code(model))  # includes expanded
     spec = model_spec(model)
     if spec is not None:
         if dims or coords or posterior_predictive or observed_data or constant_data or log_likelihood:

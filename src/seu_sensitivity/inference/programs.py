@@ -1,13 +1,20 @@
-"""The registry of Stan programs: where each lives, and how it meets the data.
+"""The registry of Stan programs: where each lives, its text, and how it meets the data.
 
-For each packaged program the registry says how data objects become Stan
-data, which options it takes, and how draws become named, labelled variables.
-:func:`seu_sensitivity.fit` reads it; programs not in the registry are fitted
-generically (plain dict data, the caller's dims and coords).
+For each packaged program the registry says which file under ``stan/`` it
+runs, how data objects become Stan data, which options it takes, and how
+draws become named, labelled variables. :func:`seu_sensitivity.fit` reads it;
+programs not in the registry are fitted generically (plain dict data, the
+caller's dims and coords).
+
+Programs share functions through Stan's ``#include`` directive
+(``stan/functions/seu_choice.stanfunctions``). :func:`stan_code` expands the
+includes here, in the package, so the fit cache hashes the whole text and
+both backends compile the same self-contained program.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -19,17 +26,181 @@ from seu_sensitivity.model.priors import HM01Priors, M01Priors
 from seu_sensitivity.model.stacking import CellData, StackedData
 from seu_sensitivity.settings import stan_dir
 
+__all__ = [
+    "REGISTRY",
+    "Layout",
+    "ProgramSpec",
+    "StanIncludeError",
+    "BLOCK_NAMES",
+    "expand_includes",
+    "stan_file",
+    "stan_code",
+    "stan_blocks",
+    "switched_lines",
+    "model_spec",
+    "belief_scaling",
+    "choices_per_belief_coordinate",
+    "x_new_frame",
+    "SCALED_BELIEFS_MIN_CHOICES",
+]
+
+#: the blocks of a Stan program, in the only order Stan accepts
+BLOCK_NAMES: tuple[str, ...] = (
+    "functions", "data", "transformed data", "parameters", "transformed parameters", "model", "generated quantities",
+)
+
+# ``#include path``, ``#include "path"`` or ``#include <path>`` alone on its line, as stanc reads it
+_INCLUDE = re.compile(r'^[ \t]*#include[ \t]+(?:"([^"]+)"|<([^>]+)>|(\S+))[ \t]*$')
+
+
+class StanIncludeError(ValueError):
+    """An ``#include`` that cannot be expanded: a missing file (named with the including
+    file and line) or a cycle of includes (the chain is named)."""
+
+
+def expand_includes(path: str | Path, include_dirs: Sequence[str | Path] | None = None) -> str:
+    r"""The text of the Stan file ``path`` with every ``#include`` replaced by the included text.
+
+    An included path is looked up relative to the including file's folder,
+    then in each of ``include_dirs`` (default: ``stan/``), as stanc's
+    ``--include-paths``. Included files may include others.
+
+    Raises :class:`StanIncludeError` naming the including file, its line and
+    the missing path, or the chain of files when includes form a cycle.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "f.stanfunctions").write_text("real two() { return 2; }\n")
+    >>> _ = (folder / "m.stan").write_text("functions {\n#include f.stanfunctions\n}\n")
+    >>> print(expand_includes(folder / "m.stan"))
+    functions {
+    real two() { return 2; }
+    }
+    <BLANKLINE>
+    """
+    dirs = [Path(d) for d in (include_dirs if include_dirs is not None else [stan_dir()])]
+    return _expand(Path(path), dirs, ())
+
+
+def _expand(path: Path, dirs: list[Path], chain: tuple[Path, ...]) -> str:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain[chain.index(resolved):], resolved))
+        raise StanIncludeError(f"#include cycle: {cycle}")
+    out: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(keepends=True), start=1):
+        match = _INCLUDE.match(line.rstrip("\r\n"))
+        if match is None:
+            out.append(line)
+            continue
+        name = next(g for g in match.groups() if g)
+        candidates = [path.parent / name, *(d / name for d in dirs)]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
+            raise StanIncludeError(f"{path}, line {number}: #include {name!r}: no such file (looked in {looked})")
+        text = _expand(found, dirs, (*chain, resolved))
+        out.append(text if text.endswith("\n") else text + "\n")
+    return "".join(out)
+
 
 def stan_file(model: str) -> Path:
-    """Path of the Stan program ``model`` (``"m_01"``, ``"h_m01"``, ...).
+    """Path of the Stan program that ``model`` runs (``"m_01"``, ``"h_m01"``, ``"primer/eight_schools_nc"``, ...).
 
-    Raises FileNotFoundError listing the programs that do exist.
+    Registry names map to their file (``"h_m01_centered"`` runs ``h_m01.stan``
+    with the ``centred`` switch on). Raises FileNotFoundError listing the
+    programs that do exist.
+
+    >>> stan_file("h_m01_centered").name
+    'h_m01.stan'
     """
-    path = stan_dir() / f"{model}.stan"
+    spec = REGISTRY.get(model)
+    path = stan_dir() / f"{spec.file if spec is not None else model}.stan"
     if not path.is_file():
         known = sorted(p.stem for p in stan_dir().glob("*.stan"))
         raise FileNotFoundError(f"no Stan program {model!r} in {stan_dir()}; known: {', '.join(known) or 'none'}")
     return path
+
+
+def stan_code(model: str) -> str:
+    """The self-contained text of the Stan program ``model`` runs: its file with every
+    ``#include`` expanded (:func:`expand_includes`). This is what both backends compile
+    and what the fit cache hashes.
+
+    >>> code = stan_code("h_m01")
+    >>> any(line.startswith("#include") for line in code.splitlines()), "matrix utility_rotation(" in code
+    (False, True)
+    """
+    return expand_includes(stan_file(model))
+
+
+def stan_blocks(model_or_code: str) -> dict[str, str]:
+    r"""The top-level blocks of a packaged program (a registry name or program text), by name.
+
+    Each value runs from the block's header line to its closing brace. The
+    packaged programs write every block header at the start of a line
+    (``data {``) and its closing brace alone on a line (``}``); the blocks are
+    found by that layout, which ``tests/test_stan_includes.py`` checks for every
+    program under ``stan/``. A text without that layout raises ValueError.
+
+    >>> list(stan_blocks("m_01"))
+    ['functions', 'data', 'transformed data', 'parameters', 'transformed parameters', 'model', 'generated quantities']
+    >>> stan_blocks("parameters {\n  real mu;\n}\nmodel {\n}\n")["parameters"]
+    'parameters {\n  real mu;\n}'
+    """
+    code = model_or_code if "\n" in model_or_code else stan_code(model_or_code)
+    lines = code.splitlines()
+    headers = [(i, line[:-2]) for i, line in enumerate(lines) if line.endswith(" {") and line[:-2] in BLOCK_NAMES]
+    blocks: dict[str, str] = {}
+    for number, (i, name) in enumerate(headers):
+        stop = headers[number + 1][0] if number + 1 < len(headers) else len(lines)
+        closing = [k for k in range(i + 1, stop) if lines[k] == "}"]
+        if not closing:
+            raise ValueError(f"block {name!r} (line {i + 1}) has no closing brace alone on a line")
+        blocks[name] = "\n".join(lines[i : closing[-1] + 1])
+    order = [BLOCK_NAMES.index(name) for name in blocks]
+    if not blocks or order != sorted(order):
+        raise ValueError(f"expected Stan blocks, headers at the start of a line, in Stan's order; found {list(blocks)}")
+    return blocks
+
+
+def switched_lines(model_or_code: str, switch: str) -> dict[str, list[str]]:
+    """What changes when the data switch ``switch`` flips: by block, each statement that
+    tests ``switch == 1`` together with the lines it guards. Blocks that never test it are
+    left out.
+
+    A guarded statement runs from the line that tests the switch to the end of
+    its ``if``/``else``: every following line indented deeper, or at the same
+    depth starting with ``}`` or ``else``. Lines are returned without the
+    block's indentation.
+
+    >>> switched_lines("h_m01", "centred")["model"]
+    ['if (centred == 1)', '  z_or_log_alpha ~ normal(gamma0 + X * gamma, sigma_cell);', 'else', '  z_or_log_alpha ~ std_normal();']
+    """
+    test = re.compile(rf"\b{re.escape(switch)}\s*==\s*1\b")
+    out: dict[str, list[str]] = {}
+    for name, text in stan_blocks(model_or_code).items():
+        lines = text.splitlines()[1:-1]
+        kept: list[str] = []
+        k = 0
+        while k < len(lines):
+            line = lines[k]
+            k += 1
+            if not test.search(line.split("//")[0]):
+                continue
+            depth = len(line) - len(line.lstrip())
+            kept.append(line[depth:])
+            while k < len(lines):
+                nxt = lines[k]
+                nxt_depth = len(nxt) - len(nxt.lstrip())
+                inside = nxt.strip() and (nxt_depth > depth or nxt.lstrip().startswith(("}", "else")) and nxt_depth == depth)
+                if not inside:
+                    break
+                kept.append(nxt[depth:])
+                k += 1
+        if kept:
+            out[name] = kept
+    return out
 
 
 #: ``belief_scale="auto"`` samples a cell's beliefs in units of 1 + alpha |c|
@@ -63,7 +234,7 @@ def belief_scaling(data: CellData | StackedData, belief_scale: Any = "auto") -> 
     alpha times the beliefs down; where most belief coordinates are set by
     the prior (few choices per coordinate, as with 32-dimensional
     embeddings) it turns them into a funnel instead. See the header of
-    ``stan/h_m01.stan``.
+    ``stan/functions/seu_choice.stanfunctions``.
 
     belief_scale : ``"auto"`` (scale a cell when it has at least
         :data:`SCALED_BELIEFS_MIN_CHOICES` :func:`choices_per_belief_coordinate`),
@@ -124,6 +295,9 @@ class ProgramSpec:
     postprocess(draws, data) -> draws with the exposed variables (e.g. ragged
         flat vectors reshaped to NaN-padded arrays); draws are (chain, draw, ...)
     options : extra keyword arguments of fit() this model accepts
+    program : the file it runs, a path under ``stan/`` without ``.stan``
+        (default: ``name``); several entries may run one program with
+        different data switches
     """
 
     name: str
@@ -133,6 +307,12 @@ class ProgramSpec:
     layout: Callable[[Any, Mapping[str, Any]], Layout]
     postprocess: Callable[[dict[str, np.ndarray], Any], dict[str, np.ndarray]]
     options: tuple[str, ...] = ()
+    program: str | None = None
+
+    @property
+    def file(self) -> str:
+        """The program this entry runs (path under ``stan/`` without ``.stan``)."""
+        return self.program or self.name
 
 
 # -- m_01 ---------------------------------------------------------------------
@@ -239,12 +419,13 @@ def _hm01_stan_data(data: StackedData, priors: HM01Priors, options: Mapping[str,
         fix_sigma_cell=int("sigma_cell" in fixed),
         sigma_cell_fixed=float(fixed.get("sigma_cell", 0.0)),
         scale_beliefs=belief_scaling(data, options.get("belief_scale", "auto")).tolist(),
+        centred=0,
     )
     return out
 
 
 def _hm01_centered_stan_data(data: StackedData, priors: HM01Priors, options: Mapping[str, Any]) -> dict[str, Any]:
-    out = _hm01_stan_data(data, priors, options)
+    out = {**_hm01_stan_data(data, priors, options), "centred": 1}
     if out["fix_sigma_cell"] and out["sigma_cell_fixed"] == 0:
         raise ValueError("fixed: the centred h_m01 divides by sigma_cell; fix it at a positive value")
     return out
@@ -311,7 +492,8 @@ def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[s
     return out
 
 
-#: model name -> its spec. Names are paths under stan/ without ".stan".
+#: model name -> its spec. Each runs the program ``spec.file`` (a path under stan/
+#: without ".stan"); "h_m01_centered" is h_m01.stan with the data switch centred = 1.
 REGISTRY: dict[str, ProgramSpec] = {
     "m_01": ProgramSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity, ("belief_scale",)),
     "h_m01": ProgramSpec(
@@ -320,7 +502,7 @@ REGISTRY: dict[str, ProgramSpec] = {
     ),
     "h_m01_centered": ProgramSpec(
         "h_m01_centered", StackedData, HM01Priors, _hm01_centered_stan_data, _hm01_layout, _hm01_postprocess,
-        ("X_new", "fixed", "belief_scale"),
+        ("X_new", "fixed", "belief_scale"), program="h_m01",
     ),
 }
 

@@ -166,7 +166,11 @@ class StanDataError(ValueError):
 
 @dataclass(frozen=True)
 class StanProgram:
-    """A Stan program: its name (path under ``stan/`` without ``.stan``), file and source text."""
+    """A Stan program: its name (path under ``stan/`` without ``.stan``), file and source text.
+
+    ``source`` is self-contained, every ``#include`` expanded: the backends
+    compile it as it is, and the fit cache hashes it.
+    """
 
     name: str
     path: Path
@@ -174,8 +178,12 @@ class StanProgram:
 
     @classmethod
     def from_file(cls, name: str, path: str | Path) -> "StanProgram":
+        """The program in ``path``, its includes expanded
+        (:func:`seu_sensitivity.inference.programs.expand_includes`)."""
+        from seu_sensitivity.inference.programs import expand_includes
+
         path = Path(path)
-        return cls(name=name, path=path, source=path.read_text(encoding="utf-8"))
+        return cls(name=name, path=path, source=expand_includes(path))
 
 
 @dataclass
