@@ -25,7 +25,13 @@ import pytest
 import xarray as xr
 
 from seu_sensitivity import settings as paths
-from seu_sensitivity.inference.cache import CacheWriteWarning, CorruptCacheEntryWarning, FitCache
+from seu_sensitivity.inference.cache import (
+    CacheWriteWarning,
+    CorruptCacheEntryWarning,
+    FitCache,
+    atomic_write_bytes,
+    content_hash,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -425,6 +431,25 @@ def test_crash_between_renames_leaves_an_uncommitted_entry(cache: FitCache, monk
     assert not list(cache.folder(key).glob("*.tmp"))
     with pytest.warns(CorruptCacheEntryWarning, match="without sidecar"):
         assert cache.load(key) is None
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = atomic_write_bytes(tmp_path / "new" / "file.json", b"old")
+    assert target.read_bytes() == b"old"
+    for failing in ("fsync", "replace"):  # data not on disk yet / interrupted before the rename
+        def fail(*args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(os, failing, fail)
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write_bytes(target, b"new content")
+        monkeypatch.undo()
+        assert target.read_bytes() == b"old" and [p.name for p in target.parent.iterdir()] == ["file.json"]
+
+
+def test_make_key_is_content_hash() -> None:
+    parts = {"data": {"N": np.int64(2)}, "seed": 1}
+    assert FitCache.make_key(**parts) == content_hash(**parts) == content_hash(seed=1, data={"N": 2})
 
 
 def test_reader_waits_for_a_writer_between_renames(cache: FitCache) -> None:

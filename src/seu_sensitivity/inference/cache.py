@@ -66,6 +66,8 @@ __all__ = [
     "CorruptCacheEntryWarning",
     "FitCache",
     "VerifyResult",
+    "atomic_write_bytes",
+    "content_hash",
 ]
 
 logger = logging.getLogger(__name__)
@@ -251,6 +253,44 @@ def _jsonable_meta(obj: Any) -> Any:
     return str(obj)
 
 
+def content_hash(**parts: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``parts``: the package's one content hash.
+
+    Every value is first made canonical (numpy values become Python values,
+    dict keys are sorted, floats are exact, objects without a defined content
+    are refused), so equal inputs hash equally whatever their container types,
+    and different inputs differ. :meth:`FitCache.make_key` and the validation
+    run keys both use it.
+
+    Parameters
+    ----------
+    **parts
+        The inputs, by name; order of keyword arguments and of dict keys does
+        not matter.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Raises
+    ------
+    TypeError
+        If a part holds a value whose content cannot be hashed reliably.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> content_hash(n=np.int64(3), x=[0.5]) == content_hash(x=(0.5,), n=3)
+    True
+    >>> content_hash(n=3) == content_hash(n=3.0)
+    False
+    """
+    canonical = {name: _canonical(value, repr(name)) for name, value in parts.items()}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -262,6 +302,69 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _write_synced_temporary(folder: Path, prefix: str, data: bytes) -> Path:
+    """Write ``data`` to a new hidden temporary file in ``folder``, flushed to disk; return its path.
+
+    The file is named ``<prefix><random>.tmp`` and is removed again if writing fails.
+    """
+    fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return Path(name)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` as the file ``path`` so that readers see the old file or the new one, never a part.
+
+    The bytes go to a hidden temporary file in the same folder (so the rename
+    stays on one filesystem and is atomic), which is flushed and fsynced, then
+    renamed over ``path`` with :func:`os.replace`, and the folder is fsynced so
+    the rename survives a crash. If anything fails before the rename the
+    temporary file is removed and ``path`` is left as it was. Missing parent
+    folders are created.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    data
+        Its complete new content.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "sub" / "record.json"
+    >>> atomic_write_bytes(target, b"{}").read_bytes()
+    b'{}'
+    >>> sorted(p.name for p in target.parent.iterdir())
+    ['record.json']
+    """
+    path = Path(path)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = _write_synced_temporary(folder, f".{path.name}.", data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+    return path
 
 
 def _read_idata(raw: bytes) -> az.InferenceData:
@@ -336,7 +439,7 @@ class FitCache:
 
     @staticmethod
     def make_key(**parts: Any) -> str:
-        """SHA-256 (hex) of the canonical JSON of ``parts``.
+        """SHA-256 (hex) of the canonical JSON of ``parts`` (:func:`content_hash`).
 
         Give every input that determines the fit, by name: Stan source, data,
         sampler settings, seed, backend and its version. Order of keyword
@@ -354,9 +457,7 @@ class FitCache:
         ...
         TypeError: make_key: part 'model' has type builtins.object, ...
         """
-        canonical = {name: _canonical(value, repr(name)) for name, value in parts.items()}
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        return content_hash(**parts)
 
     @staticmethod
     def _check_key(key: str) -> str:
@@ -526,12 +627,9 @@ class FitCache:
                     "arviz_version": az.__version__,
                     "meta": meta_json,
                 }
-                json_tmp = self._temporary(folder, key, "json")
+                json_tmp = _write_synced_temporary(
+                    folder, f".{key}.json.", json.dumps(sidecar, indent=2, sort_keys=True).encode("utf-8"))
                 temporaries.append(json_tmp)
-                with open(json_tmp, "w", encoding="utf-8") as handle:
-                    json.dump(sidecar, handle, indent=2, sort_keys=True)
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 with contextlib.suppress(FileNotFoundError):
                     self.sidecar_path(key).unlink()
                 os.replace(nc_tmp, self.path(key))
