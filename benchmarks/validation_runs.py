@@ -20,11 +20,10 @@ Usage::
    add at most C / c: the 2-worker projection uses the measured quick-mode
    speed-up capped at max(1, C / c). One untimed replication runs first, so
    that the compile (or loading) of the program is not charged to the
-   replications: a single timed replication that included it once made the
-   projection 5x too long.
+   replications.
 3. ``--from-records`` measures instead of projecting: it reads the records of
-   a full run of the chapter's plan (``seu validate``, or a full render, under
-   ``<project>/.cache/validation``) and reports, per run, the replications
+   a full run of the chapter's plan (``seu validate``, or a full render, in
+   :func:`seu_sensitivity.settings.validation_dir`) and reports, per run, the replications
    found, their summed and mean time, failures and flagged fits. Runs with
    replications missing are reported as incomplete.
 
@@ -43,7 +42,6 @@ import tempfile
 import time
 
 from seu_sensitivity.settings import project_root
-
 from seu_sensitivity.validation import (
     ValidationConfig,
     load_records,

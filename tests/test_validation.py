@@ -9,6 +9,9 @@ with fixed seeds and stated Monte Carlo tolerances.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -26,8 +29,9 @@ from seu_sensitivity.validation import (
     load_records,
     mean_scaled_rank,
     rank_statistic,
-    recovery_table,
+    recovery_metrics,
     rep_seeds,
+    results_dir,
     run_validation,
     sbc_ranks,
     summarize_run,
@@ -85,6 +89,56 @@ def test_run_key_changes_with_any_setting_and_config_round_trips(tmp_path, monke
         ValidationConfig(kind="nope")
     with pytest.raises(ValueError):
         ValidationConfig(design="3x3")
+
+
+def test_run_key_is_canonical_numpy_and_python_values_give_the_same_key():
+    cfg = tiny()
+    same = tiny(n_obs=np.int64(20), R=np.int32(6), seed=np.int64(cfg.seed), gamma=(np.float64(0.5), np.float64(-0.5)),
+                sampler={"adapt_delta": np.float64(0.9)})
+    assert same.key() == cfg.key()
+    # key order of the mappings does not matter, their values do
+    assert tiny(fit_priors={"gamma0_sd": 0.5, "gamma0_mu": 1.5}).key() == tiny(
+        fit_priors={"gamma0_mu": 1.5, "gamma0_sd": 0.5}).key()
+    variants = [cfg, tiny(seed=1), tiny(n_obs=21), tiny(n_obs=20.5), tiny(sampler={"adapt_delta": 0.95}),
+                tiny(gamma=(0.5, -0.4)), tiny(sim_priors={"gamma0_mu": 2.0}), tiny("recovery"), tiny(label="x")]
+    assert len({v.key() for v in variants}) == len(variants)
+    # a value without a defined content is refused rather than hashed by its repr
+    with pytest.raises(TypeError):
+        tiny(sampler={"callback": object()}).key()
+
+
+def test_run_key_is_the_package_content_hash_and_the_same_in_another_process():
+    from seu_sensitivity.inference.cache import content_hash
+    from seu_sensitivity.inference.programs import stan_file
+    from seu_sensitivity.validation import RECORD_VERSION, design_for
+
+    cfg = tiny()
+    design = design_for(cfg.design)
+    digest = content_hash(version=RECORD_VERSION, program=stan_file("h_m01").read_text(encoding="utf-8"),
+                          design={"cells": list(design.cell_ids), "X": design.X}, config=cfg.to_dict())
+    assert cfg.key() == f"sbc-2x2-{digest[:12]}"
+    # nothing in the key depends on the process (string hashing is randomised per process)
+    code = ("from seu_sensitivity.validation import ValidationConfig as C; "
+            f"print(C.from_dict({cfg.to_dict()!r}).key())")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert other.stdout.strip() == cfg.key()
+
+
+def test_default_seed_is_the_package_default_and_6x3_is_the_alignment_study(monkeypatch):
+    from seu_sensitivity.model import design as design_module
+    from seu_sensitivity.settings import DEFAULT_SEED
+    from seu_sensitivity.validation import design_for
+
+    assert ValidationConfig().seed == DEFAULT_SEED
+    six = design_for("6x3")
+    assert list(six.cell_ids) == list(design_module.alignment_study_design().cell_ids)
+    assert six.X.equals(design_module.alignment_study_design().X)
+    assert len(ValidationConfig.preset("recovery", "6x3").gamma) == six.P
+    # the design's content is part of the key: renamed levels are a new run
+    before = ValidationConfig.preset("recovery", "6x3").key()
+    monkeypatch.setitem(design_module.ALIGNMENT_STUDY, "prompt", ["plain", "chain-of-thought", "role-play"])
+    assert ValidationConfig.preset("recovery", "6x3").key() != before
 
 
 def test_validation_plan_full_mode_meets_the_required_counts_and_quick_mode_is_small():
@@ -177,6 +231,71 @@ def test_dask_local_cluster_runs_replications(inline_run, tmp_path):
         assert a["params"] == b["params"]
 
 
+# ----------------------------------------------------------------------------- where and how records are stored
+
+
+def fake_replicate(config, rep: int) -> dict:
+    """A replication without fitting: a record of the right shape, instantly."""
+    return {"rep": rep, "status": "ok", "seconds": 0.0, "params": {"x": {"rank": rep}},
+            "diagnostics": {"trustworthy": True, "failed_checks": [], "divergences": 0}}
+
+
+def temporaries(folder) -> list:
+    return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_records_go_to_the_validation_folder_beside_seu_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEU_CACHE_DIR", str(tmp_path / "elsewhere" / "fits"))
+    cfg = tiny()
+    expected = tmp_path / "elsewhere" / "validation" / cfg.key()
+    assert results_dir(cfg) == expected
+    run = run_validation(cfg, 2, workers=0, progress=False, replicate_fn=fake_replicate)
+    assert run.folder == expected
+    assert sorted(p.name for p in expected.iterdir()) == ["config.json", "rep-00000.json", "rep-00001.json"]
+    assert ValidationConfig.from_dict(json.loads((expected / "config.json").read_text())) == cfg
+    assert load_records(expected) == run.records and [r["rep"] for r in run.records] == [0, 1]
+
+
+def test_an_interrupted_record_write_leaves_no_record_and_the_run_resumes(tmp_path, monkeypatch):
+    cfg = tiny()
+    real_replace = os.replace
+
+    def crash_before_commit(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "rep-00001.json":
+            raise KeyboardInterrupt("killed while storing replication 1")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", crash_before_commit)
+    with pytest.raises(KeyboardInterrupt):
+        run_validation(cfg, 3, workers=0, root=tmp_path, progress=False, replicate_fn=fake_replicate)
+    monkeypatch.setattr(os, "replace", real_replace)
+    folder = results_dir(cfg, tmp_path)
+    assert sorted(p.name for p in folder.glob("rep-*.json")) == ["rep-00000.json"]
+    assert temporaries(folder) == []
+    resumed = run_validation(cfg, 3, workers=0, root=tmp_path, progress=False, replicate_fn=fake_replicate)
+    assert resumed.skipped == [0] and resumed.computed == [1, 2]
+
+
+def test_a_failed_rewrite_keeps_the_stored_record_whole(tmp_path, monkeypatch):
+    from seu_sensitivity.validation.records import write_record
+
+    path = write_record(tmp_path, 4, fake_replicate(None, 4))
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        write_record(tmp_path, 4, {**fake_replicate(None, 4), "status": "failed"})
+    assert path.read_bytes() == before and temporaries(tmp_path) == []
+    # a record JSON cannot hold fails before any file is touched
+    monkeypatch.undo()
+    with pytest.raises(TypeError):
+        write_record(tmp_path, 5, {"rep": 5, "bad": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep-00004.json"]
+
+
 # ----------------------------------------------------------------------------- summaries, known answers
 
 
@@ -193,10 +312,10 @@ def _normal_summary(truth: float, mean: float, sd: float) -> dict:
             "q95": q[4], "rank": 0}
 
 
-def test_recovery_table_bias_and_rmse_on_known_errors():
+def test_recovery_metrics_bias_and_rmse_on_known_errors():
     errors = [1.0, -1.0, 3.0]
     records = [_record(i, {"gamma0": _normal_summary(2.0, 2.0 + e, 1.0)}) for i, e in enumerate(errors)]
-    row = recovery_table(records).loc["gamma0"]
+    row = recovery_metrics(records).loc["gamma0"]
     assert row["n"] == 3
     assert row["bias"] == pytest.approx(1.0)
     assert row["rmse"] == pytest.approx(np.sqrt(11 / 3))
@@ -215,7 +334,7 @@ def test_recovery_coverage_matches_known_coverage_within_mc_error(posterior_sd, 
     truth = rng.normal(size=n)
     means = truth + rng.normal(size=n)  # the estimate's error is N(0, 1)
     records = [_record(i, {"theta": _normal_summary(t, m, posterior_sd)}) for i, (t, m) in enumerate(zip(truth, means))]
-    row = recovery_table(records).loc["theta"]
+    row = recovery_metrics(records).loc["theta"]
     # 4 binomial standard errors at the expected value: fails by chance with probability < 1e-4
     assert abs(row["cov50"] - expected50) < 4 * np.sqrt(expected50 * (1 - expected50) / n)
     assert abs(row["cov90"] - expected90) < 4 * np.sqrt(expected90 * (1 - expected90) / n)
@@ -236,8 +355,8 @@ def _group_records(rng, n_reps: int, m: int, coverage: float, dependent: bool) -
 def test_group_coverage_mcse_counts_replications_and_bounds_the_real_error():
     rng = np.random.default_rng(8)
     n_reps, m, n_sim = 40, 4, 4000
-    dependent = recovery_table(_group_records(rng, n_reps, m, 0.9, True), by="group").loc["g"]
-    independent = recovery_table(_group_records(rng, n_reps, m, 0.9, False), by="group").loc["g"]
+    dependent = recovery_metrics(_group_records(rng, n_reps, m, 0.9, True), by="group").loc["g"]
+    independent = recovery_metrics(_group_records(rng, n_reps, m, 0.9, False), by="group").loc["g"]
     for row in (dependent, independent):
         assert (row["n"], row["reps"]) == (n_reps * m, n_reps)
         assert row["cov90_mcse"] == pytest.approx(np.sqrt(0.09 / n_reps))
@@ -399,13 +518,13 @@ def test_validation_figures_have_one_panel_per_parameter():
         plt.close(fig)
 
 
-def test_recovery_intervals_and_coverage_plot_show_every_group():
+def test_centred_intervals_and_coverage_plot_show_every_group():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from seu_sensitivity.validation.figures import coverage_plot, recovery_intervals
+    from seu_sensitivity.validation.figures import centred_intervals_plot, coverage_plot
 
     rng = np.random.default_rng(4)
     names = ["gamma0", "gamma[a]", "gamma[b]", "sigma_cell", "alpha[c1]", "alpha[c2]", "delta[all,1]"]
@@ -416,7 +535,7 @@ def test_recovery_intervals_and_coverage_plot_show_every_group():
                                else truth + rng.normal(), 1.0 if not name.startswith("alpha") else 0.1 * truth)
 
     records = [_record(i, {n: summary(n) for n in names}) for i in range(20)]
-    fig = recovery_intervals({"A": records, "B": records[:10]}, max_intervals=15)
+    fig = centred_intervals_plot({"A": records, "B": records[:10]}, max_intervals=15)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 10  # 2 runs x 5 groups
     titles = [ax.get_title().split("\n")[0] for ax in visible]
@@ -431,7 +550,7 @@ def test_recovery_intervals_and_coverage_plot_show_every_group():
 
     import pandas as pd
 
-    table = pd.concat({"2x2": recovery_table(records, by="group")}, names=["design", "group"])
+    table = pd.concat({"2x2": recovery_metrics(records, by="group")}, names=["design", "group"])
     checks = coverage_checks(table)
     fig = coverage_plot(checks)
     assert [ax.get_title() for ax in fig.axes] == ["50% intervals", "90% intervals"]

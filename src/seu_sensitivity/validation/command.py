@@ -6,8 +6,10 @@ Examples::
     seu validate recovery --design 6x3 --reps 100 --scheduler tcp://host:8786
     seu validate sbc --quick --reps 4 --misspecified
 
-Every replication is cached under ``.cache/validation/<run key>/`` (or
-``--root``), so re-running the same command resumes an interrupted run.
+Every replication is stored under ``<validation folder>/<run key>/`` (the
+folder ``validation`` beside the fit cache, see
+:func:`seu_sensitivity.settings.validation_dir`; or ``--root``), so re-running
+the same command resumes an interrupted run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seu_sensitivity.validation import FULL_REPS  # full-mode replication counts of the validation plan
+from seu_sensitivity.validation.config import FULL_REPS  # full-mode replication counts of the validation plan
 
 #: replications of a quick run from the command line
 QUICK_REPS = 4
@@ -34,7 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--misspecified", action="store_true",
                         help="SBC contrast: fit with a gamma0 prior different from the simulation prior")
     parser.add_argument("--seed", type=int, default=None, help="base seed of the run")
-    parser.add_argument("--root", default=None, help="results folder (default <project>/.cache/validation)")
+    parser.add_argument("--root", default=None,
+                        help="results folder (default: 'validation' beside the fit cache, "
+                             "e.g. <project>/.cache/validation)")
     parser.add_argument("--retry-failed", action="store_true", help="recompute replications recorded as failed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -44,14 +48,9 @@ def run(args: argparse.Namespace) -> int:
     """Run/resume the replications, print the summary and the recovery or uniformity table."""
     import pandas as pd
 
-    from seu_sensitivity.validation import (
-        ValidationConfig,
-        recovery_table,
-        run_validation,
-        sbc_ranks,
-        summarize_run,
-        uniformity_tests,
-    )
+    from seu_sensitivity.validation.config import ValidationConfig
+    from seu_sensitivity.validation.runner import run_validation
+    from seu_sensitivity.validation.statistics import recovery_metrics, sbc_ranks, summarize_run, uniformity_tests
 
     overrides = {} if args.seed is None else {"seed": args.seed}
     if args.misspecified and args.kind != "sbc":
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     summary.update(run_key=config.key(), folder=str(result.folder), computed=len(result.computed),
                    skipped=len(result.skipped), wall_seconds=result.wall_seconds, executor=result.executor)
     if args.kind == "recovery":
-        table = recovery_table(result.records)
+        table = recovery_metrics(result.records)
     else:
         ranks = sbc_ranks(result.records)
         table = uniformity_tests(ranks, config.L) if len(ranks) else pd.DataFrame()

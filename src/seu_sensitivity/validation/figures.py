@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from seu_sensitivity.validation import ecdf_difference, ecdf_difference_band, parameter_group, sbc_ranks
+from seu_sensitivity.validation.statistics import ecdf_difference, ecdf_difference_band, parameter_group, sbc_ranks
 
-__all__ = ["rank_histograms", "ecdf_difference_plot", "recovery_scatter", "recovery_intervals", "coverage_plot",
+__all__ = ["rank_histograms", "ecdf_difference_plot", "recovery_scatter", "centred_intervals_plot", "coverage_plot",
            "sbc_contrast_plot"]
 
 #: colours of intervals that contain / miss the truth
@@ -55,7 +55,7 @@ def _ecdf_panel(ax, ranks: np.ndarray, L: int, band: np.ndarray) -> None:
 
 
 def rank_histograms(records: Iterable[Mapping], L: int, *, parameters: Sequence[str] | None = None,
-                    bins: int | None = None, level: float = 0.99):
+                    bins: int | None = None, level: float = 0.99) -> plt.Figure:
     """One histogram of SBC ranks per parameter, with the ``level`` band of a
     uniform bin count (binomial quantiles; pointwise, as in Talts et al. 2018, fig. 3)."""
     ranks = sbc_ranks(records)
@@ -70,7 +70,7 @@ def rank_histograms(records: Iterable[Mapping], L: int, *, parameters: Sequence[
 
 
 def ecdf_difference_plot(records: Iterable[Mapping], L: int, *, parameters: Sequence[str] | None = None,
-                         level: float = 0.95, seed: int = 0):
+                         level: float = 0.95, seed: int = 0) -> plt.Figure:
     """ECDF of ranks minus the uniform CDF per parameter, inside a simultaneous ``level`` band
     (a curve that leaves the band is drawn in red)."""
     ranks = sbc_ranks(records)
@@ -85,7 +85,7 @@ def ecdf_difference_plot(records: Iterable[Mapping], L: int, *, parameters: Sequ
 
 
 def sbc_contrast_plot(runs: Mapping[str, tuple[Iterable[Mapping], int]], *, parameters: Sequence[str] = ("gamma0",),
-                      hist_level: float = 0.99, band_level: float = 0.95, seed: int = 0):
+                      hist_level: float = 0.99, band_level: float = 0.95, seed: int = 0) -> plt.Figure:
     """Calibrated and miscalibrated SBC side by side: one row per run, and for each
     parameter its rank histogram (pointwise ``hist_level`` band) and ECDF difference
     (simultaneous ``band_level`` band).
@@ -111,7 +111,7 @@ def sbc_contrast_plot(runs: Mapping[str, tuple[Iterable[Mapping], int]], *, para
     return fig
 
 
-def recovery_scatter(records: Iterable[Mapping], *, parameters: Sequence[str] | None = None):
+def recovery_scatter(records: Iterable[Mapping], *, parameters: Sequence[str] | None = None) -> plt.Figure:
     """Posterior mean with its 90% interval against the true value, one panel per parameter."""
     rows = [{"parameter": k, **s} for r in records if r.get("status") == "ok" for k, s in r["params"].items()]
     long = pd.DataFrame(rows)
@@ -137,9 +137,10 @@ def _centred(d: pd.DataFrame, log: bool) -> pd.DataFrame:
     return d[cols].sub(d["truth"], axis=0)
 
 
-def recovery_intervals(runs: Mapping[str, Iterable[Mapping]] | Iterable[Mapping], *,
-                       groups: Sequence[str] = ("gamma0", "gamma", "sigma_cell", "alpha", "delta"),
-                       log_groups: Sequence[str] = ("alpha",), max_intervals: int = 300, seed: int = 0):
+def centred_intervals_plot(runs: Mapping[str, Iterable[Mapping]] | Iterable[Mapping], *,
+                           groups: Sequence[str] = ("gamma0", "gamma", "sigma_cell", "alpha", "delta"),
+                           log_groups: Sequence[str] = ("alpha",), max_intervals: int = 300,
+                           seed: int = 0) -> plt.Figure:
     """90% posterior intervals of every recovered entry, centred at its true value.
 
     One row of panels per run (``runs``: label -> records, or just records),
@@ -187,10 +188,10 @@ def recovery_intervals(runs: Mapping[str, Iterable[Mapping]] | Iterable[Mapping]
     return fig
 
 
-def coverage_plot(checks: pd.DataFrame, *, se_multiple: float = 2.0):
+def coverage_plot(checks: pd.DataFrame, *, se_multiple: float = 2.0) -> plt.Figure:
     """Coverage of each group at each level with its Monte Carlo error and the failure threshold.
 
-    ``checks`` is the output of :func:`seu_sensitivity.validation.coverage_checks`
+    ``checks`` is the output of :func:`~seu_sensitivity.validation.statistics.coverage_checks`
     (its ``row`` labels: a group, or a ``(design, group)`` tuple). One panel per
     level: the observed coverage with a bar of +/- ``se_multiple`` MC standard
     errors, the nominal level (dashed) and the threshold below which the

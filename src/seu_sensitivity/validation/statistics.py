@@ -1,0 +1,319 @@
+"""Statistics of validation records: parameter recovery, coverage tests, SBC ranks and their uniformity.
+
+Every function reads records (the dicts :func:`~seu_sensitivity.validation.runner.replicate`
+returns) or tables made from them; none fits or touches files, so each can be
+tested on synthetic records with a known answer. Failed replications
+(``status`` other than ``"ok"``) are skipped by the statistics and counted by
+:func:`summarize_run`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from seu_sensitivity.validation.runner import ValidationRun
+
+__all__ = [
+    "coverage_checks",
+    "coverage_threshold",
+    "ecdf_difference",
+    "ecdf_difference_band",
+    "flag_counts",
+    "mean_scaled_rank",
+    "parameter_group",
+    "rank_statistic",
+    "recovery_metrics",
+    "sbc_ranks",
+    "summarize_run",
+    "uniformity_tests",
+]
+
+#: a run's records, or a run (anything with a ``records`` list, as :class:`ValidationRun`)
+Records = Union["ValidationRun", Sequence[Mapping[str, Any]]]
+
+
+def _records_of(run: Records) -> list[Mapping[str, Any]]:
+    """The records of a :class:`ValidationRun`, or the records given."""
+    records = getattr(run, "records", run)
+    return list(records)
+
+
+def rank_statistic(draws: np.ndarray, truth: float, thin: int) -> int:
+    """SBC rank: number of thinned draws below the true value (0..L).
+
+    Draws are pooled chain-major, so taking every ``thin``-th keeps draws that
+    are ``thin`` iterations apart within a chain (Talts et al. 2018, sec. 5).
+    """
+    kept = np.asarray(draws, dtype=float)[::thin]
+    return int(np.sum(kept < truth))
+
+
+def _ok(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The records of replications that completed."""
+    return [r for r in records if r.get("status") == "ok"]
+
+
+def parameter_group(name: str) -> str:
+    """``gamma[a]`` -> ``gamma``; used to pool cells/levels in tables and figures."""
+    return name.split("[", 1)[0]
+
+
+def recovery_metrics(records: Iterable[Mapping[str, Any]], *, by: str = "parameter") -> pd.DataFrame:
+    """Bias, RMSE and 50%/90% central-interval coverage over replications, per parameter (or per ``by="group"``).
+
+    Summarises many fits against their known truths (compare
+    :func:`seu_sensitivity.inference.prior_predictive.recovery_table`, which
+    tabulates one fit). Coverage is the share of entries whose interval contains the truth. Its
+    Monte Carlo standard error is the binomial sqrt(p (1 - p) / reps) at the
+    nominal p (so that it does not collapse when coverage is 0 or 1), with
+    ``reps`` the number of *replications*, not of entries: the entries of a
+    group within one replication (cells, simplex increments) are dependent,
+    and whatever that dependence, the mean of a replication's coverage
+    indicators has variance at most p (1 - p); replications are independent.
+    For one parameter (``by="parameter"``) ``n == reps`` and this is the exact
+    binomial standard error; for a group it is an upper bound.
+    Bias and RMSE use the posterior mean; ``rel_rmse`` divides RMSE by the mean
+    posterior sd (below ~1.5 means the error is what the posterior admits).
+
+    Parameters
+    ----------
+    records
+        Records of a run; failed replications are skipped.
+    by
+        ``"parameter"`` (one row per scalar, e.g. ``gamma[a]``) or ``"group"``
+        (pooled by :func:`parameter_group`, e.g. ``gamma``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``n`` (entries), ``reps`` (replications), ``bias``, ``rmse``,
+        ``rel_rmse``, ``cov50``, ``cov50_mcse``, ``cov90``, ``cov90_mcse``.
+    """
+    columns = ["n", "reps", "bias", "rmse", "rel_rmse", "cov50", "cov50_mcse", "cov90", "cov90_mcse"]
+    rows = []
+    for rec in _ok(records):
+        for name, s in rec["params"].items():
+            rows.append({
+                "parameter": name, "group": parameter_group(name), "rep": rec["rep"], "truth": s["truth"],
+                "error": s["mean"] - s["truth"], "sd": s["sd"],
+                "in50": s["q25"] <= s["truth"] <= s["q75"], "in90": s["q05"] <= s["truth"] <= s["q95"],
+            })
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    long = pd.DataFrame(rows)
+    out = long.groupby(by, sort=False).agg(
+        n=("error", "size"), reps=("rep", "nunique"), bias=("error", "mean"),
+        rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
+        mean_sd=("sd", "mean"), cov50=("in50", "mean"), cov90=("in90", "mean"),
+    )
+    out["rel_rmse"] = out["rmse"] / out["mean_sd"]
+    out["cov50_mcse"] = np.sqrt(0.5 * 0.5 / out["reps"])
+    out["cov90_mcse"] = np.sqrt(0.9 * 0.1 / out["reps"])
+    return out[columns]
+
+
+def coverage_threshold(nominal: float, reps: int, *, n_tests: int = 1, alpha: float = 0.01) -> float:
+    """Highest coverage that counts as under-coverage: a coverage ``<=`` this value fails.
+
+    The threshold is ``k / reps`` with ``k`` the largest count whose lower tail
+    ``P(Binomial(reps, nominal) <= k)`` is at most ``alpha / n_tests``: an exact
+    one-sided binomial test of each of ``n_tests`` coverages, Bonferroni-corrected,
+    so that with nominal intervals any of them fails with probability at most
+    ``alpha``. The binomial is the exact distribution of ``reps`` x the coverage
+    of one parameter, and of a group pooled over entries that are all contained
+    or all missed together; with less dependent entries the pooled coverage is
+    less spread out (the binomial is its most dispersed case in the convex
+    order), so the test is conservative. When even ``k = 0`` is too likely the
+    threshold is ``-1 / reps``: no coverage fails.
+    """
+    from scipy import stats
+
+    if not 0 < nominal < 1 or reps < 1 or n_tests < 1 or not 0 < alpha < 1:
+        raise ValueError("coverage_threshold: need 0 < nominal < 1, reps >= 1, n_tests >= 1, 0 < alpha < 1")
+    cdf = stats.binom.cdf(np.arange(reps + 1), reps, nominal)
+    allowed = np.flatnonzero(cdf <= alpha / n_tests)
+    k = int(allowed[-1]) if len(allowed) else -1
+    return k / reps
+
+
+def coverage_checks(table: pd.DataFrame, *, levels: Sequence[float] = (0.5, 0.9), alpha: float = 0.01) -> pd.DataFrame:
+    """The recovery failure rule applied to every row of a :func:`recovery_metrics` and every level.
+
+    One row per (table row, level): ``coverage``, its binomial ``mcse`` over the
+    row's ``reps`` replications, the ``threshold`` of :func:`coverage_threshold`
+    with ``n_tests`` = rows x levels (the whole table is one family, with
+    family-wise level ``alpha``), ``z`` (how many standard errors the threshold
+    lies below nominal) and ``ok`` (coverage above the threshold). Only
+    under-coverage fails: at a fixed truth, shrinkage towards a prior centred
+    near the truth legitimately raises coverage above nominal.
+    """
+    n_tests = len(table) * len(levels)
+    if n_tests == 0:
+        raise ValueError("coverage_checks: empty table")
+    rows = []
+    for label, row in table.iterrows():
+        reps = int(row["reps"])
+        for level in levels:
+            column = f"cov{int(round(100 * level))}"
+            if column not in row:
+                raise ValueError(f"coverage_checks: no column {column} for level {level}")
+            mcse = math.sqrt(level * (1 - level) / reps)
+            threshold = coverage_threshold(level, reps, n_tests=n_tests, alpha=alpha)
+            rows.append({"row": label, "level": level, "coverage": float(row[column]), "mcse": mcse, "reps": reps,
+                         "threshold": threshold, "z": (level - threshold) / mcse})
+    out = pd.DataFrame(rows)
+    out["ok"] = out["coverage"] > out["threshold"]
+    out.attrs.update(alpha=alpha, n_tests=n_tests)
+    return out
+
+
+def sbc_ranks(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Ranks as a (replication x parameter) table of ints 0..L."""
+    rows = {rec["rep"]: {k: s["rank"] for k, s in rec["params"].items()} for rec in _ok(records)}
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def mean_scaled_rank(ranks: pd.DataFrame, L: int) -> pd.DataFrame:
+    """Mean SBC rank / L per parameter, with its standard error under uniform ranks.
+
+    A calibrated parameter's scaled rank is uniform on [0, 1] (mean 1/2, sd
+    √(1/12)), so ``z = (mean - 1/2) / se`` is about standard normal; a
+    posterior that sits below the truth pushes the mean up, one above it
+    pushes it down.
+
+    >>> ranks = pd.DataFrame({"gamma0": [200] * 4 + [0] * 4})
+    >>> mean_scaled_rank(ranks, 200).round(3).loc["gamma0"].to_dict()
+    {'mean': 0.5, 'se': 0.102, 'z': 0.0}
+    """
+    scaled = ranks / L
+    mean = scaled.mean()
+    se = np.sqrt(1 / 12) / np.sqrt(scaled.count())
+    return pd.DataFrame({"mean": mean, "se": se, "z": (mean - 0.5) / se})
+
+
+def _holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (controls the family-wise error rate)."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for i, idx in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[idx]))
+        adjusted[idx] = running
+    return adjusted
+
+
+def uniformity_tests(ranks: pd.DataFrame, L: int, *, bins: int | None = None, alpha: float = 0.05,
+                     correction: str = "holm") -> pd.DataFrame:
+    """Chi-square test of uniform ranks per parameter, with a multiplicity correction.
+
+    Under calibration each rank is uniform on 0..L (L + 1 values). Ranks are
+    grouped into ``bins`` equal-width bins (default: about n / 5 so expected
+    counts stay >= 5, at most 20, and a divisor-friendly split of the L + 1
+    values). ``correction``: ``"holm"`` or ``"bonferroni"`` over the
+    parameters; ``reject`` is adjusted p < ``alpha``.
+    """
+    from scipy import stats
+
+    n = len(ranks)
+    if bins is None:
+        bins = int(max(2, min(20, n // 5, L + 1)))
+    # bin edges on the L + 1 rank values; probabilities from the exact counts of values per bin
+    edges = np.linspace(0, L + 1, bins + 1)
+    values_per_bin = np.diff(np.ceil(edges))
+    probs = values_per_bin / (L + 1)
+    rows = []
+    for name in ranks.columns:
+        r = ranks[name].dropna().to_numpy(dtype=float)
+        counts = np.histogram(r, bins=np.ceil(edges) - 0.5)[0]
+        expected = probs * len(r)
+        stat, p = stats.chisquare(counts, expected)
+        rows.append({"parameter": name, "n": len(r), "bins": bins, "chi2": float(stat), "p": float(p)})
+    out = pd.DataFrame(rows).set_index("parameter")
+    if correction == "holm":
+        out["p_adj"] = _holm(out["p"].to_numpy())
+    elif correction == "bonferroni":
+        out["p_adj"] = np.minimum(1.0, out["p"] * len(out))
+    else:
+        raise ValueError(f"correction: expected 'holm' or 'bonferroni', got {correction!r}")
+    out["reject"] = out["p_adj"] < alpha
+    out.attrs.update(alpha=alpha, correction=correction)
+    return out
+
+
+def ecdf_difference(ranks: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """ECDF of the scaled ranks minus the uniform CDF, at z = (1..L+1)/(L+1)."""
+    r = np.asarray(ranks, dtype=float)
+    z = np.arange(1, L + 2) / (L + 1)
+    ecdf = np.array([(r < k).mean() for k in range(1, L + 2)])  # share of ranks <= k-1
+    return z, ecdf - z
+
+
+def ecdf_difference_band(n: int, L: int, *, level: float = 0.95, n_sim: int = 2000, seed: int = 0) -> np.ndarray:
+    """Half-width of a simultaneous ``level`` band for the ECDF difference of ``n`` uniform ranks.
+
+    By simulation: draw ``n`` ranks uniform on 0..L, ``n_sim`` times, and take the
+    ``level`` quantile of the largest absolute ECDF difference, standardised by
+    the pointwise binomial sd sqrt(z (1 - z) / n) so the band is narrow at the
+    ends and wide in the middle (as in Säilynoja et al. 2022). Returns the
+    half-width at each z of :func:`ecdf_difference`; the whole curve of a
+    calibrated model stays inside with probability ``level``.
+    """
+    rng = np.random.default_rng(seed)
+    z = np.arange(1, L + 2) / (L + 1)
+    sd = np.sqrt(np.maximum(z * (1 - z), 1e-12) / n)
+    sims = rng.integers(0, L + 1, size=(n_sim, n))
+    # ECDF at k-1 for k = 1..L+1 via cumulative counts
+    counts = np.stack([np.bincount(row, minlength=L + 1) for row in sims])
+    ecdf = np.cumsum(counts, axis=1) / n
+    dev = np.abs(ecdf - z)[:, :-1] / sd[:-1]  # the last point is exactly 0
+    crit = float(np.quantile(dev.max(axis=1), level))
+    band = crit * sd
+    band[-1] = 0.0
+    return band
+
+
+def flag_counts(runs: Mapping[str, Records]) -> pd.DataFrame:
+    """Which convergence checks flag the fits of each run: one row per run, one column per check.
+
+    ``fits`` counts the replications that ran, ``flagged`` those with at least
+    one failed check of :func:`seu_sensitivity.diagnose`; each further column
+    counts the fits failing that check (a fit can fail several).
+
+    >>> ok = {"status": "ok", "diagnostics": {"trustworthy": False, "failed_checks": ["max R-hat"]}}
+    >>> clean = {"status": "ok", "diagnostics": {"trustworthy": True, "failed_checks": []}}
+    >>> flag_counts({"demo": [ok, clean, {"status": "failed"}]}).loc["demo"].to_dict()
+    {'fits': 2, 'flagged': 1, 'max R-hat': 1}
+    """
+    rows = {}
+    for name, run in runs.items():
+        ok = _ok(_records_of(run))
+        counts: dict[str, int] = {"fits": len(ok), "flagged": sum(not r["diagnostics"]["trustworthy"] for r in ok)}
+        for record in ok:
+            for check in record["diagnostics"]["failed_checks"]:
+                counts[check] = counts.get(check, 0) + 1
+        rows[name] = counts
+    return pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype(int)
+
+
+def summarize_run(run: Records) -> dict[str, Any]:
+    """Counts and timing: replications, failed (with their seeds), untrustworthy fits, seconds per replication."""
+    records = _records_of(run)
+    failed = [r for r in records if r.get("status") != "ok"]
+    ok = _ok(records)
+    seconds = [r["seconds"] for r in ok if np.isfinite(r.get("seconds", np.nan))]
+    return {
+        "replications": len(records),
+        "ok": len(ok),
+        "failed": len(failed),
+        "failed_reps": [{"rep": r["rep"], "seeds": r.get("seeds"), "error": r.get("error")} for r in failed],
+        "untrustworthy": sum(not r["diagnostics"]["trustworthy"] for r in ok),
+        "divergent_fits": sum(r["diagnostics"]["divergences"] > 0 for r in ok),
+        "seconds_per_rep": float(np.mean(seconds)) if seconds else math.nan,
+    }
