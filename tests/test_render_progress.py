@@ -13,7 +13,7 @@ title: "Progress"
 
 ```{python}
 #| include: false
-from seu_sensitivity.validation import _progress
+from seu_sensitivity.validation.runner import _progress
 bar = _progress(3, True, "replications")
 for _ in range(3):
     bar.update()

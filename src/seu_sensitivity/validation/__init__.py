@@ -36,7 +36,7 @@ from seu_sensitivity.validation.config import (
     validation_plan,
 )
 from seu_sensitivity.validation.records import load_records, results_dir
-from seu_sensitivity.validation.runner import ValidationRun, _progress, replicate, run_validation
+from seu_sensitivity.validation.runner import ValidationRun, replicate, run_validation
 from seu_sensitivity.validation.statistics import (
     coverage_checks,
     coverage_threshold,
@@ -52,7 +52,6 @@ from seu_sensitivity.validation.statistics import (
     uniformity_tests,
 )
 
-# ``_progress`` (the runner's progress bar) is importable from here for the renderer's progress test.
 __all__ = [
     "CHAPTER_QUICK_REPS",
     "FULL_REPS",
