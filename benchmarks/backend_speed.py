@@ -7,7 +7,7 @@ A report of figures, not a test. For each model, in one run:
   chapter's quick settings (2 chains, 250 warmup, 250 draws) and its seed for
   that cell;
 - ``h_m01`` on the whole 20-cell pilot (the chapter's design
-  ``application.PILOT_FORMULA``, quick settings, ``HIERARCHICAL_SAMPLER``,
+  ``studies.pilot.PILOT_FORMULA``, quick settings, ``HIERARCHICAL_SAMPLER``,
   ``HIERARCHICAL_SEED``),
 
 each backend runs the same program, data, seed and settings twice through
@@ -91,8 +91,7 @@ def run(output_path: Path, scratch: Path) -> None:
 
     cells, data = factorial_pilot()
     first = cells.iloc[0]
-    X = app.pilot_predictors(cells)
-    stacked = app.stack_pilot(cells, data, X)
+    stacked = app.pilot_study().stacked()
     models = {
         "m_01": dict(prepared=prepare("m_01", data[first.cell_id]), seed=app.INDEPENDENT_SEED, sampler={},
                      dataset=f"pilot cell {first.cell_id} (M = {int(first.M)}, K = {int(first.K)})"),

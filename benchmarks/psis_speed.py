@@ -7,7 +7,7 @@ run:
 
 1. ``az.psislw`` against ``psis.psislw`` (minus the log likelihood, as LOO uses it);
 2. ``az.loo(idata, pointwise=True, reff=...)`` against ``psis.loo(idata, reff=...)``,
-   what ``application.loo_table`` calls once per model.
+   what ``inference.loo.loo_table`` calls once per model.
 
 Wall and CPU (process) seconds are both reported: the machine is shared, and
 CPU time is the steadier figure. The log likelihoods are those of a logistic
