@@ -52,3 +52,23 @@ def test_eight_schools_is_rubins_table():
     # precision-weighted pooled mean of the published table is about 7.7 (Gelman et al. 2013)
     weights = 1 / schools["sigma"] ** 2
     assert (schools["y"] * weights).sum() / weights.sum() == pytest.approx(7.69, abs=0.01)
+
+
+def test_a_new_factor_needs_only_the_manifest_and_a_formula(tmp_path):
+    from seu_sensitivity.studies import pilot
+    from seu_sensitivity.studies.study import Study
+
+    folder = tmp_path / "pilot"
+    shutil.copytree(factorial_pilot_dir(), folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for position, entry in enumerate(manifest):
+        entry["persona"] = "expert" if position % 2 else "novice"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    cells, data = factorial_pilot(folder)
+    assert list(cells.columns) == ["cell_id", "llm", "task", "temperature", "persona", "K", "M"]
+    study = Study.from_cells(cells, data, pilot.PILOT_FORMULA + " + persona", utility_group="task")
+    assert any("persona" in column for column in study.predictors().columns)
+    del manifest[5]["persona"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=rf"entry 5 \({manifest[5]['file']}\) lacks persona"):
+        factorial_pilot(folder)

@@ -55,8 +55,10 @@ def factorial_pilot(folder: str | Path | None = None) -> tuple[pd.DataFrame, dic
     """The real factorial pilot: two LLMs x two tasks x five temperatures (20 cells).
 
     Returns ``(cells, data)``: ``cells`` has one row per dataset with
-    ``cell_id``, ``llm``, ``task``, ``temperature``, ``K`` and ``M`` (``llm`` and
-    ``task`` are ordered Categoricals with gpt-4o and insurance first);
+    ``cell_id``, ``llm``, ``task``, ``temperature``, any further factor the
+    manifest records for every dataset (a new factor needs only the manifest and
+    a formula that names it), ``K`` and ``M`` (``llm`` and ``task`` are ordered
+    Categoricals with gpt-4o and insurance first);
     ``data`` maps ``cell_id`` to the :class:`CellData` read from its file.
     Each file's factors and sizes are checked against the manifest.
 
@@ -69,18 +71,23 @@ def factorial_pilot(folder: str | Path | None = None) -> tuple[pd.DataFrame, dic
         raise FileNotFoundError(f"factorial pilot manifest not found: {manifest_path}")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     rows, data = [], {}
+    required = ("file", "llm", "task", "temperature", "K", "M")
+    # a manifest key that is neither required nor a size (D, R) is a further factor
+    extra_factors = [key for key in (manifest[0] if manifest else {}) if key not in (*required, "D", "R")]
     for position, entry in enumerate(manifest):
-        missing = [key for key in ("file", "llm", "task", "temperature", "K", "M") if key not in entry]
+        missing = [key for key in (*required, *extra_factors) if key not in entry]
         if missing:
-            raise ValueError(f"{manifest_path}: entry {position} lacks {', '.join(missing)}")
+            raise ValueError(f"{manifest_path}: entry {position} ({entry.get('file', 'no file')}) lacks {', '.join(missing)}")
         cell_id = Path(entry["file"]).stem
         cell = CellData.from_stan_json(folder / entry["file"], cell_id=cell_id)
         for key in ("K", "M"):
             if getattr(cell, key) != entry[key]:
                 raise ValueError(f"{entry['file']}: manifest says {key} = {entry[key]}, the file has {getattr(cell, key)}")
         data[cell_id] = cell
-        rows.append([cell_id, entry["llm"], entry["task"], float(entry["temperature"]), cell.K, cell.M])
-    cells = pd.DataFrame(rows, columns=PILOT_COLUMNS)
+        rows.append([cell_id, entry["llm"], entry["task"], float(entry["temperature"]),
+                     *(entry[key] for key in extra_factors), cell.K, cell.M])
+    columns = [*PILOT_COLUMNS[:4], *extra_factors, *PILOT_COLUMNS[4:]]
+    cells = pd.DataFrame(rows, columns=columns)
     cells["llm"] = pd.Categorical(cells["llm"], categories=PILOT_LLMS)
     cells["task"] = pd.Categorical(cells["task"], categories=PILOT_TASKS)
     if cells["llm"].isna().any() or cells["task"].isna().any():
