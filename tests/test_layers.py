@@ -116,3 +116,33 @@ def test_an_upward_import_is_found(tmp_path, source, expected):
     (root / "inference").mkdir()
     (root / "studies").mkdir()
     assert layer_violations(root) == [expected]
+
+
+def readme_layer_table() -> dict[str, set[str]]:
+    """The README's map of the package: layer (as written, e.g. ``model/``) -> its modules."""
+    text = (PACKAGE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The package, layer by layer", 1)[1].split("**Where do I change", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        modules = {name.strip("`/") for name in cells[1].split(", ") if name}
+        for layer in cells[0].split(", "):
+            table[layer.strip("`")] = modules if layer.strip("`").endswith("/") else set()
+    return table
+
+
+def test_the_readme_map_lists_every_module():
+    table = readme_layer_table()
+    for layer, modules in table.items():
+        if not layer.endswith("/"):
+            assert (PACKAGE / f"{layer}.py").is_file(), f"README names {layer}, which is not a module"
+            continue
+        folder = PACKAGE / layer.rstrip("/")
+        on_disk = {p.stem for p in folder.glob("*.py") if p.name != "__init__.py"}
+        on_disk |= {p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+        if modules:  # a layer listed with its modules lists all of them
+            assert modules == on_disk, f"README's {layer}: lists {sorted(modules)}, the folder has {sorted(on_disk)}"
+    listed = {layer.rstrip("/") for layer in table}
+    assert listed == set(ALLOWED) - {"cli"}, f"README's map lists {sorted(listed)}"
