@@ -407,8 +407,8 @@ def test_scaled_beliefs_carry_their_jacobian(cell, scaled):
     program, m_data, _, _ = prepare("m_01", cell, belief_scale=scaled)
     source = program.source
     free_line = "  matrix[K, D] beta_free;"
-    call = ("  matrix[K, D] beta_rot = beta_rot_lp(beta_free, log(alpha), scale_beliefs, "
-            "append_row(0, cumulative_sum(delta)));")
+    call = ("  matrix[K, D] beta_rot = to_matrix(beta_rot_lp(to_vector(beta_free), rep_vector(log(alpha), 1), {scale_beliefs},\n"
+            "                                                {1}, {K}, D, {1}, delta, {1}), K, D);")
     assert source.count(free_line) == 1 and source.count(call) == 1, "m_01.stan changed: update the reference"
     reference_source = source.replace(free_line, "  matrix[K, D] beta_rot;").replace(call, "")
     model = build_model(source, m_data)
