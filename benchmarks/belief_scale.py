@@ -44,7 +44,7 @@ from seu_sensitivity import factorial_design, simulate_hierarchical
 from seu_sensitivity.inference.backends import StanProgram, get_backend
 from seu_sensitivity.inference.fitting import prepare
 from seu_sensitivity.model.priors import M01Priors
-from seu_sensitivity.inference.programs import stan_file
+from seu_sensitivity.inference.programs import stan_code
 
 SCALE_LINE = "    real log_scale = log1p_exp(log_alpha + log(norm2(upsilon - mean(upsilon))));  // log(1 + alpha |c|)"
 VARIANTS = {
@@ -61,7 +61,7 @@ SAMPLED = ("alpha", "beta_free", "delta")  # the parameters (generated quantitie
 
 def variant_sources() -> dict[str, str]:
     """m_01's source with its scale line replaced, one copy per variant."""
-    source = stan_file("m_01").read_text(encoding="utf-8")
+    source = stan_code("m_01")
     if source.count(SCALE_LINE) != 1:
         raise RuntimeError("stan/m_01.stan no longer has the expected log_scale line; update SCALE_LINE")
     return {name: source.replace(SCALE_LINE, line) for name, line in VARIANTS.items()}

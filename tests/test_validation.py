@@ -71,14 +71,23 @@ def test_run_key_changes_with_any_setting_and_config_round_trips(tmp_path, monke
     cfg = tiny()
     assert cfg.key() == tiny().key()
     # an edited Stan program is a new run (its replications are not reused)
-    from seu_sensitivity.inference.programs import stan_file
+    import shutil
 
-    edited = tmp_path / "stan"
-    edited.mkdir()
-    (edited / "h_m01.stan").write_text(stan_file("h_m01").read_text() + "\n// edited\n")
+    from seu_sensitivity.settings import stan_dir
+
     original_key = cfg.key()
+    edited = tmp_path / "stan"
+    shutil.copytree(stan_dir(), edited)
     monkeypatch.setenv("SEU_STAN_DIR", str(edited))
-    assert cfg.key() != original_key
+    assert cfg.key() == original_key  # the same programs elsewhere
+    with open(edited / "h_m01.stan", "a") as program:
+        program.write("\n// edited\n")
+    edited_key = cfg.key()
+    assert edited_key != original_key
+    # so is an edit of a function the program includes
+    with open(edited / "functions" / "seu_choice.stanfunctions", "a") as functions:
+        functions.write("\n// edited\n")
+    assert cfg.key() not in (original_key, edited_key)
     monkeypatch.delenv("SEU_STAN_DIR")
     assert cfg.key() == original_key
     assert cfg.key() != tiny(draws=101).key()
@@ -109,12 +118,12 @@ def test_run_key_is_canonical_numpy_and_python_values_give_the_same_key():
 
 def test_run_key_is_the_package_content_hash_and_the_same_in_another_process():
     from seu_sensitivity.inference.cache import content_hash
-    from seu_sensitivity.inference.programs import stan_file
+    from seu_sensitivity.inference.programs import stan_code
     from seu_sensitivity.validation import RECORD_VERSION, design_for
 
     cfg = tiny()
     design = design_for(cfg.design)
-    digest = content_hash(version=RECORD_VERSION, program=stan_file("h_m01").read_text(encoding="utf-8"),
+    digest = content_hash(version=RECORD_VERSION, program=stan_code("h_m01"),
                           design={"cells": list(design.cell_ids), "X": design.X}, config=cfg.to_dict())
     assert cfg.key() == f"sbc-2x2-{digest[:12]}"
     # nothing in the key depends on the process (string hashing is randomised per process)

@@ -224,12 +224,12 @@ class ValidationConfig:
             e.g. ``"sbc-2x2-3f9a0c2b71de"``.
         """
         from seu_sensitivity.inference.cache import content_hash
-        from seu_sensitivity.inference.programs import stan_file
+        from seu_sensitivity.inference.programs import stan_code
 
         design = design_for(self.design)
         digest = content_hash(
             version=RECORD_VERSION,
-            program=stan_file("h_m01").read_text(encoding="utf-8"),
+            program=stan_code("h_m01"),  # includes expanded: an edited function is a new run
             design={"cells": list(design.cell_ids), "X": design.X},
             config=self.to_dict(),
         )[:12]
