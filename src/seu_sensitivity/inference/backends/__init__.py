@@ -12,14 +12,8 @@ caller names one.
 
 from __future__ import annotations
 
-from seu_sensitivity.inference.backends.base import (
-    Backend,
-    BackendUnavailable,
-    SampleResult,
-    StanDataError,
-    StanProgram,
-    StanProgramError,
-)
+from seu_sensitivity.inference.backends.base import Backend, BackendUnavailable, SampleResult, StanDataError
+from seu_sensitivity.inference.backends.base import StanProgram, StanProgramError
 from seu_sensitivity.settings import BACKEND_CHOICES, backend_setting
 
 __all__ = ["Backend", "BackendUnavailable", "SampleResult", "StanDataError", "StanProgram", "StanProgramError",

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["Backend", "BackendUnavailable", "Inits", "StanDataError", "StanProgramError", "SampleResult", "StanProgram", "SAMPLE_STATS", "STAN_STATS",
-           "sampler_stats", "split_inits"]
+           "SamplingRun", "sampler_stats", "split_inits"]
 
 #: sampler diagnostics every backend returns, under ArviZ's names
 SAMPLE_STATS = ("lp", "acceptance_rate", "step_size", "tree_depth", "n_steps", "diverging", "energy")
@@ -213,6 +213,19 @@ class SampleResult:
         return total
 
 
+@dataclass(frozen=True)
+class SamplingRun:
+    """One call of :meth:`Backend.sample`, in the one form every backend reads."""
+
+    chains: int
+    warmup: int
+    draws: int
+    seed: int
+    save_warmup_stats: bool
+    inits: Inits
+    settings: dict[str, Any]  #: Stan's own sampler settings, in PyStan's names
+
+
 class Backend(ABC):
     """A way to run Stan's NUTS sampler."""
 
@@ -232,7 +245,6 @@ class Backend(ABC):
     def versions(self) -> dict[str, str]:
         """Versions of everything that could change the draws (part of the cache key)."""
 
-    @abstractmethod
     def sample(
         self,
         program: StanProgram,
@@ -247,3 +259,11 @@ class Backend(ABC):
     ) -> SampleResult:
         """Run NUTS. ``sampler`` holds Stan's own settings (``adapt_delta``, ``max_depth``, ...)
         and the initial values (``init``, ``inits`` or ``init_radius``; see :func:`split_inits`)."""
+        inits, settings = split_inits(sampler, chains)
+        run = SamplingRun(chains=chains, warmup=warmup, draws=draws, seed=int(seed),
+                          save_warmup_stats=save_warmup_stats, inits=inits, settings=settings)
+        return self._run(program, data, run)
+
+    @abstractmethod
+    def _run(self, program: StanProgram, data: Mapping[str, Any], run: SamplingRun) -> SampleResult:
+        """Sample ``program`` on ``data`` as ``run`` says (initial values already checked)."""

@@ -26,16 +26,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from seu_sensitivity.inference.backends.base import (
-    STAN_STATS,
-    Backend,
-    SampleResult,
-    StanDataError,
-    StanProgram,
-    StanProgramError,
-    sampler_stats,
-    split_inits,
-)
+from seu_sensitivity.inference.backends.base import STAN_STATS, Backend, SampleResult, StanDataError, StanProgram
+from seu_sensitivity.inference.backends.base import StanProgramError, SamplingRun, sampler_stats
 from seu_sensitivity.inference.backends.quiet import captured_console
 from seu_sensitivity.settings import cmdstan_build_dir
 
@@ -127,20 +119,11 @@ class CmdStanPyBackend(Backend):
                 message = str(error).split("Console:\n", 1)[-1].strip().replace(str(stan_file), program.name)
                 raise StanProgramError(program.name, message) from None
 
-    def sample(
-        self,
-        program: StanProgram,
-        data: Mapping[str, Any],
-        *,
-        chains: int,
-        warmup: int,
-        draws: int,
-        seed: int,
-        save_warmup_stats: bool = False,
-        **sampler: Any,
-    ) -> SampleResult:
-        inits, settings = split_inits(sampler, chains)
-        arguments = {"show_progress": False, **self.sampler_arguments(settings)}  # no progress bars in reports
+    def _run(self, program: StanProgram, data: Mapping[str, Any], run: SamplingRun) -> SampleResult:
+        chains, warmup, draws, seed, save_warmup_stats = (run.chains, run.warmup, run.draws, run.seed,
+                                                          run.save_warmup_stats)
+        inits = run.inits
+        arguments = {"show_progress": False, **self.sampler_arguments(run.settings)}  # no progress bars in reports
         if warmup == 0:  # nothing to adapt; CmdStanPy refuses warmup 0 with adaptation on, PyStan does not
             arguments.setdefault("adapt_engaged", False)
         if inits.values is not None:

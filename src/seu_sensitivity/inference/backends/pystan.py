@@ -23,17 +23,9 @@ from typing import Any, Mapping
 import numpy as np
 from filelock import FileLock
 
-from seu_sensitivity.inference.backends.base import (
-    STAN_STATS,
-    Backend,
-    BackendUnavailable,
-    SampleResult,
-    StanDataError,
-    StanProgram,
-    StanProgramError,
-    sampler_stats,
-    split_inits,
-)
+from seu_sensitivity.inference.backends.base import STAN_STATS, Backend, BackendUnavailable, SampleResult
+from seu_sensitivity.inference.backends.base import StanDataError, StanProgram, StanProgramError, SamplingRun
+from seu_sensitivity.inference.backends.base import sampler_stats
 from seu_sensitivity.inference.backends.quiet import captured_console
 
 __all__ = [
@@ -265,20 +257,11 @@ class PyStanBackend(Backend):
         """Translate sampler settings to PyStan's keyword names."""
         return {_RENAME.get(key, key): value for key, value in sampler.items()}
 
-    def sample(
-        self,
-        program: StanProgram,
-        data: Mapping[str, Any],
-        *,
-        chains: int,
-        warmup: int,
-        draws: int,
-        seed: int,
-        save_warmup_stats: bool = False,
-        **sampler: Any,
-    ) -> SampleResult:
-        inits, settings = split_inits(sampler, chains)
-        arguments = self.sampler_arguments(settings)
+    def _run(self, program: StanProgram, data: Mapping[str, Any], run: SamplingRun) -> SampleResult:
+        chains, warmup, draws, seed, save_warmup_stats = (run.chains, run.warmup, run.draws, run.seed,
+                                                          run.save_warmup_stats)
+        inits = run.inits
+        arguments = self.sampler_arguments(run.settings)
         if inits.values is not None:
             arguments["init"] = inits.values
         if inits.radius is not None:
