@@ -165,6 +165,27 @@ def test_stacked_log_likelihood_equals_per_cell_m01_likelihood():
     np.testing.assert_array_equal(ragged, stacked)
 
 
+def test_stacked_expected_utilities_of_ragged_cells_are_each_cells_eta():
+    """Two utility groups with K = 3 and K = 4: the NaN padding of the smaller group is ignored."""
+    data, _ = simulate_hierarchical(2, n_obs=5, R=6, D=2, K={"a": 3, "b": 4}, seed=4,
+                                    utility_group={"cell1": "a", "cell2": "b"}, shared_features=False)
+    rng = np.random.default_rng(5)
+    S = 3
+    beta = np.full((S, 2, 4, 2), np.nan)
+    beta[:, 0, :3] = rng.standard_normal((S, 3, 2))
+    beta[:, 1] = rng.standard_normal((S, 4, 2))
+    delta = np.full((S, 2, 3), np.nan)
+    delta[:, 0, :2] = rng.dirichlet(np.ones(2), size=S)
+    delta[:, 1] = rng.dirichlet(np.ones(3), size=S)
+    eta = choice.stacked_expected_utilities(data, beta, delta)
+    assert eta.shape == (S, 2, 6) and np.isfinite(eta).all()
+    for j in range(2):
+        K_j, g = int(data.K[j]), data.group[j] - 1
+        psi = choice.subjective_probabilities(beta[:, j, :K_j], data.w[data.feature_set[j] - 1])
+        expected = choice.expected_utilities(psi, choice.utilities(delta[:, g, : K_j - 1]))
+        np.testing.assert_allclose(eta[:, j], expected, rtol=1e-12)
+
+
 def test_sample_choices_follow_the_choice_probabilities():
     """Monte Carlo: empirical choice frequencies within 4.5 binomial standard errors of p."""
     rng = np.random.default_rng(11)

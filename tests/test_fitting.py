@@ -131,8 +131,15 @@ def test_h_m01_inference_data_layout(cache_dir, a_backend):
     data, _ = simulate_hierarchical(design, n_obs=15, R=6, D=2, K=3, seed=8)
     idata = fit("h_m01", data, chains=1, warmup=80, draws=40, seed=3, X_new={"llm[T.b]": 1.0, "prompt[T.q]": 0.0})
     post = idata.posterior
-    assert set(post.data_vars) == {"gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "alpha_new"}
+    assert set(post.data_vars) == {"gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "eta",
+                                   "alpha_new"}
     assert post["beta"].dims == ("chain", "draw", "cell", "consequence", "feature")
+    # eta: the expected utility of each cell's alternatives, from that draw's beta and delta
+    assert post["eta"].dims == ("chain", "draw", "cell", "alternative") and post["eta"].shape[-1] == data.R
+    from seu_sensitivity.model.choice import stacked_expected_utilities
+
+    np.testing.assert_allclose(post["eta"].values,
+                               stacked_expected_utilities(data, post["beta"].values, post["delta"].values), rtol=1e-12)
     assert post["delta"].dims == ("chain", "draw", "group", "increment")
     assert list(post["cell"].values) == list(data.cell_ids)
     assert list(post["predictor"].values) == list(data.X.columns)

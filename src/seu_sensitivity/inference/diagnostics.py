@@ -23,7 +23,14 @@ import xarray as xr
 
 from . import convergence
 
-__all__ = ["diagnose", "verdict", "compare", "compare_means", "COMPARISON_FORMATS"]
+__all__ = ["diagnose", "diagnose_by_group", "verdict", "compare", "compare_means", "COMPARISON_FORMATS",
+           "REPORTED", "BELIEFS_AND_UTILITIES"]
+
+#: what the book reports of a fit: the regression, every cell's sensitivity and the
+#: expected utilities the choices identify (``eta``, one per cell and alternative)
+REPORTED = ("gamma0", "gamma", "sigma_cell", "alpha", "eta")
+#: the beliefs and utilities behind ``eta``, identified only jointly (a delta-beta trade-off)
+BELIEFS_AND_UTILITIES = ("beta", "delta")
 
 
 def _worst(dataset, pick) -> tuple[float, str]:
@@ -130,6 +137,57 @@ def diagnose(
 
     table = pd.DataFrame(rows, columns=["check", "value", "threshold", "ok", "where", "message"]).set_index("check")
     table.attrs["trustworthy"] = bool(table["ok"].all())
+    return table
+
+
+def diagnose_by_group(
+    idata: az.InferenceData,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    *,
+    rhat_max: float = 1.01,
+    ess_per_chain: float = 100.0,
+) -> pd.DataFrame:
+    """Convergence of each group of quantities: where non-convergence lives.
+
+    A fit can be flagged by :func:`diagnose` for quantities it never reports.
+    This table says, group by group, whether the chains agree (R-hat) and
+    have enough effective draws (bulk and tail ESS) for the quantities of that
+    group alone. ``groups`` maps a label to variable names; by default
+    ``{"reported": REPORTED, "beliefs and utilities": BELIEFS_AND_UTILITIES}``,
+    each keeping the variables the posterior has. Rows: one per group, with
+    ``variables``, ``max R-hat``, ``min bulk ESS``, ``min tail ESS``, the
+    worst entry of each (``R-hat at``, ``bulk ESS at``) and ``ok``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> stuck = rng.normal(size=(4, 400)) + np.array([[0.0], [0.0], [3.0], [3.0]])  # two chains elsewhere
+    >>> idata = az.from_dict(posterior={"alpha": rng.normal(size=(4, 400)), "delta": stuck})
+    >>> table = diagnose_by_group(idata)
+    >>> table["ok"].to_dict()
+    {'reported': True, 'beliefs and utilities': False}
+    """
+    if groups is None:
+        groups = {"reported": REPORTED, "beliefs and utilities": BELIEFS_AND_UTILITIES}
+    posterior = idata.posterior
+    n_chains = posterior.sizes["chain"]
+    ess_min = ess_per_chain * n_chains
+    rows = {}
+    for label, names in groups.items():
+        present = [name for name in names if name in posterior]
+        if not present:
+            continue
+        selected = posterior[present]
+        padding = selected.isnull().any(("chain", "draw"))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+            values = {key: result.where(~padding) for key, result in _convergence(selected.fillna(0.0)).items()}
+        rhat, rhat_at = _worst(values["rhat"], np.nanargmax) if n_chains > 1 else (np.nan, "")
+        bulk, bulk_at = _worst(values["ess_bulk"], np.nanargmin)
+        tail, _ = _worst(values["ess_tail"], np.nanargmin)
+        rows[label] = {"variables": ", ".join(present), "max R-hat": rhat, "R-hat at": rhat_at,
+                       "min bulk ESS": bulk, "bulk ESS at": bulk_at, "min tail ESS": tail,
+                       "ok": bool(rhat < rhat_max and bulk >= ess_min and tail >= ess_min)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(rhat_max=rhat_max, ess_min=ess_min)
     return table
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from seu_sensitivity.model.choice import stacked_expected_utilities
 from seu_sensitivity.model.priors import HM01Priors, M01Priors
 from seu_sensitivity.model.stacking import CellData, StackedData
 from seu_sensitivity.settings import stan_dir
@@ -435,12 +436,13 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
     X_new = x_new_frame(options.get("X_new"), list(data.X.columns))
     K_max = int(data.K.max())
     return Layout(
-        posterior=("gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "alpha_new"),
+        posterior=("gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "eta", "alpha_new"),
         dims={
             "gamma": ["predictor"],
             "z": ["cell"],
             "log_alpha": ["cell"],
             "alpha": ["cell"],
+            "eta": ["cell", "alternative"],
             "beta": ["cell", "consequence", "feature"],
             "delta": ["group", "increment"],
             "alpha_new": ["new_cell"],
@@ -456,6 +458,7 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
             "consequence": list(range(1, K_max + 1)),
             "increment": list(range(1, K_max)),
             "feature": list(range(1, data.D + 1)),
+            "alternative": list(range(1, data.w.shape[1] + 1)),
             "new_cell": list(X_new.index),
             "obs": list(range(data.M)),
         },
@@ -471,7 +474,8 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
 
 
 def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[str, np.ndarray]:
-    """beta_flat, delta_flat (ragged, flat) -> beta (J, K_max, D), delta (G, K_max - 1), NaN-padded."""
+    """beta_flat, delta_flat (ragged, flat) -> beta (J, K_max, D), delta (G, K_max - 1), NaN-padded;
+    eta (J, R) computed from them."""
     out = dict(draws)
     beta_flat = out.pop("beta_flat")
     delta_flat = out.pop("delta_flat")
@@ -489,6 +493,8 @@ def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[s
         delta[..., g, : K_g - 1] = delta_flat[..., start : start + K_g - 1]
         start += K_g - 1
     out["beta"], out["delta"] = beta, delta
+    # the expected utilities the choices identify, which the book reports beside alpha
+    out["eta"] = stacked_expected_utilities(data, beta, delta)
     return out
 
 

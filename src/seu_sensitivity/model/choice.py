@@ -242,6 +242,28 @@ def _per_index(values: np.ndarray | Sequence[np.ndarray], count: int, axis_name:
     return [np.asarray(v, dtype=float) for v in values]
 
 
+def stacked_expected_utilities(
+    data: StackedData,
+    beta: np.ndarray | Sequence[np.ndarray],
+    delta: np.ndarray | Sequence[np.ndarray],
+) -> np.ndarray:
+    """eta of every cell and alternative of h_m01: (..., J, R).
+
+    beta : (..., J, K, D) or a list of J arrays (..., K_j, D); delta :
+    (..., G, K-1) or a list of G arrays (..., K_g - 1). Padding beyond a
+    cell's K (NaN in the posterior's rectangular arrays) is ignored.
+    """
+    betas = _per_index(beta, data.J, "cells")
+    deltas = _per_index(delta, data.G, "groups")
+    upsilons = [utilities(d[..., : K_g - 1]) for d, K_g in zip(deltas, data.K_group)]
+    etas = []
+    for j in range(data.J):
+        K_j = int(data.K[j])
+        psi = subjective_probabilities(betas[j][..., :K_j, :], data.w[data.feature_set[j] - 1])
+        etas.append(expected_utilities(psi, upsilons[data.group[j] - 1]))
+    return np.stack(etas, axis=-2)
+
+
 def stacked_log_likelihood(
     data: StackedData,
     alpha: np.ndarray,
@@ -257,15 +279,11 @@ def stacked_log_likelihood(
     alpha = np.asarray(alpha, dtype=float)
     if alpha.shape[-1] != data.J:
         raise ValueError(f"alpha must have J = {data.J} cells on its last axis, got {alpha.shape}")
-    betas = _per_index(beta, data.J, "cells")
-    deltas = _per_index(delta, data.G, "groups")
-    upsilons = [utilities(d) for d in deltas]
+    eta = stacked_expected_utilities(data, beta, delta)
     out = np.empty(alpha.shape[:-1] + (data.M,))
     for j in range(data.J):
         rows = np.flatnonzero(data.cell_of == j + 1)
-        psi = subjective_probabilities(betas[j], data.w[data.feature_set[j] - 1])
-        eta = expected_utilities(psi, upsilons[data.group[j] - 1])
-        out[..., rows] = log_likelihood(alpha[..., j], eta, data.I[rows], data.y[rows])
+        out[..., rows] = log_likelihood(alpha[..., j], eta[..., j, :], data.I[rows], data.y[rows])
     return out
 
 
