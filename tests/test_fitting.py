@@ -106,7 +106,7 @@ def test_second_identical_call_loads_from_cache_and_every_change_misses(
 
     # Stan source: the same program plus a comment, from another stan folder
     other = tmp_path / "stan"
-    other.mkdir()
+    shutil.copytree(stan_dir(), other)
     (other / "m_01.stan").write_text((stan_dir() / "m_01.stan").read_text() + "\n// edited\n")
     monkeypatch.setenv("SEU_STAN_DIR", str(other))
     with pytest.raises(Sampled):
