@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["Backend", "BackendUnavailable", "Inits", "StanDataError", "StanProgramError", "SampleResult", "StanProgram", "SAMPLE_STATS", "STAN_STATS",
-           "SamplingRun", "sampler_stats", "split_inits"]
+           "SamplingRun", "sample_result", "sampler_stats", "split_inits"]
 
 #: sampler diagnostics every backend returns, under ArviZ's names
 SAMPLE_STATS = ("lp", "acceptance_rate", "step_size", "tree_depth", "n_steps", "diverging", "energy")
@@ -211,6 +211,15 @@ class SampleResult:
         if self.warmup_n_steps is not None:
             total += int(np.sum(self.warmup_n_steps))
         return total
+
+
+def sample_result(draws: dict[str, np.ndarray], stat_columns: Mapping[str, np.ndarray], skip: int, *,
+                  build_seconds: float, sample_seconds: float) -> SampleResult:
+    """The :class:`SampleResult` of a run: draws, the sampler statistics from their ``(chain, draw)``
+    columns (the first ``skip`` draws are warm-up; see :func:`sampler_stats`) and the timing."""
+    stats, warmup_steps = sampler_stats(stat_columns, skip)
+    return SampleResult(draws=draws, sample_stats=stats, warmup_n_steps=warmup_steps,
+                        timing={"build": build_seconds, "sample": sample_seconds})
 
 
 @dataclass(frozen=True)

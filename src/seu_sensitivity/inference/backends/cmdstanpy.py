@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from seu_sensitivity.inference.backends.base import STAN_STATS, Backend, SampleResult, StanDataError, StanProgram
-from seu_sensitivity.inference.backends.base import StanProgramError, SamplingRun, sampler_stats
+from seu_sensitivity.inference.backends.base import StanProgramError, SamplingRun, sample_result
 from seu_sensitivity.inference.backends.quiet import captured_console
 from seu_sensitivity.settings import cmdstan_build_dir
 
@@ -167,13 +167,7 @@ class CmdStanPyBackend(Backend):
             for name in STAN_STATS
             if name in method
         }
-        stats, warmup_steps = sampler_stats(columns, skip)
-        return SampleResult(
-            draws=out,
-            sample_stats=stats,
-            warmup_n_steps=warmup_steps,
-            timing={"build": built - start, "sample": done - built},
-        )
+        return sample_result(out, columns, skip, build_seconds=built - start, sample_seconds=done - built)
 
 
 _BLOCK = re.compile(r"^\s*(data|transformed data|parameters|transformed parameters|model|generated quantities)\s*\{",

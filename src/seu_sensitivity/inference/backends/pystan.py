@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from seu_sensitivity.inference.backends.base import STAN_STATS, Backend, BackendUnavailable, SampleResult
 from seu_sensitivity.inference.backends.base import StanDataError, StanProgram, StanProgramError, SamplingRun
-from seu_sensitivity.inference.backends.base import sampler_stats
+from seu_sensitivity.inference.backends.base import sample_result
 from seu_sensitivity.inference.backends.quiet import captured_console
 
 __all__ = [
@@ -298,10 +298,4 @@ class PyStanBackend(Backend):
             for name in STAN_STATS
             if name in fit.sample_and_sampler_param_names
         }
-        stats, warmup_steps = sampler_stats(columns, skip)
-        return SampleResult(
-            draws=out,
-            sample_stats=stats,
-            warmup_n_steps=warmup_steps,
-            timing={"build": built - start, "sample": done - built},
-        )
+        return sample_result(out, columns, skip, build_seconds=built - start, sample_seconds=done - built)
