@@ -16,12 +16,14 @@ the package reads is named here:
 ``SEU_CMDSTAN_BUILD_DIR`` where CmdStanPy keeps compiled programs
 ``SEU_DASK_SCHEDULER``    a Dask scheduler for validation runs
 ``QUARTO_PATH``     the ``quarto`` executable ``seu render`` uses
+``QUARTO_PYTHON``   the Python Quarto runs chapters with (default: this one)
 ==================  ==========================================================
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 #: environment variable naming the project root (the folder with _quarto.yml)
@@ -145,3 +147,12 @@ QUARTO_ENV = "QUARTO_PATH"
 def quarto_setting() -> str | None:
     """The quarto executable named by ``$QUARTO_PATH``, if set."""
     return os.environ.get(QUARTO_ENV) or None
+
+
+#: Quarto's own variable naming the Python that runs the chapters
+QUARTO_PYTHON_ENV = "QUARTO_PYTHON"
+
+
+def quarto_python() -> str:
+    """The Python Quarto runs chapters with: ``$QUARTO_PYTHON``, else this interpreter (the user's environment)."""
+    return os.environ.get(QUARTO_PYTHON_ENV) or sys.executable

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seu_sensitivity.settings import QUARTO_ENV, quarto_setting
+from seu_sensitivity.settings import QUARTO_ENV, QUARTO_PYTHON_ENV, quarto_python, quarto_setting
 
 from . import RenderError
 
@@ -57,7 +57,7 @@ def render_with_quarto(root: Path, files: list[str] | None = None, *, quick: boo
     command = [executable, *quarto_arguments(files, quick=quick, output_dir=output_dir)]
     # Quarto runs the chapters with the Python that has this package (the
     # user's virtual environment) unless told otherwise
-    env = {**os.environ, "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON") or sys.executable}
+    env = {**os.environ, QUARTO_PYTHON_ENV: quarto_python()}
     try:
         # inherit stdout/stderr: Quarto's progress streams as it comes
         return subprocess.run(command, cwd=root, env=env).returncode
