@@ -36,7 +36,6 @@ def test_seed_six_by_three_design_is_exact():
 
 def test_alignment_study_design_is_the_seed_design():
     """The package's named 6 x 3 design is the seed's (the chapters use it)."""
-    import seu_sensitivity as seu
 
     assert ALIGNMENT_STUDY == {"model": MODELS, "prompt": PROMPTS}
     expected = factorial_design({"model": MODELS, "prompt": PROMPTS}, interactions=[("model", "prompt")])

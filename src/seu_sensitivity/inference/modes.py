@@ -32,6 +32,7 @@ from typing import Sequence
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 __all__ = ["chain_summary", "separated_chains", "chain_modes", "chain_stacking_weights", "stacked_draws",
            "SEPARATION_THRESHOLD"]
@@ -167,15 +168,13 @@ def chain_stacking_weights(idata: az.InferenceData, *, by_mode: bool = True, var
 
 
 def stacked_draws(idata: az.InferenceData, weights: pd.Series, *, var_names: Sequence[str] | None = None,
-                  draws: int | None = None, seed: int = 0) -> "xr.Dataset":
+                  draws: int | None = None, seed: int = 0) -> xr.Dataset:
     """Draws of the stacked mixture of chains: one pseudo-chain of ``draws`` draws (default: all).
 
     Each draw picks a chain with probability ``weights`` and then one of that
     chain's draws at random, so summaries of the result are summaries of the
     stacked posterior.
     """
-    import xarray as xr  # noqa: F401  (the return type)
-
     posterior = idata.posterior if var_names is None else idata.posterior[list(var_names)]
     n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
     total = draws if draws is not None else n_chains * n_draws

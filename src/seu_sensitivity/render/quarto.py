@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from seu_sensitivity.settings import QUARTO_ENV, QUARTO_PYTHON_ENV, quarto_python, quarto_setting
