@@ -172,3 +172,15 @@ def test_the_cache_key_changes_when_an_included_file_changes(tmp_path, monkeypat
         functions.write("  // edited\n")
     fitting.fit("m_01", cell, chains=1, warmup=10, draws=10)
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_functions_from_shows_the_last_functions_with_their_comments():
+    from seu_sensitivity.inference.programs import functions_from, stan_blocks
+
+    excerpt = functions_from("h_m01", "expected_utilities")
+    assert excerpt.startswith("functions {\n  ...\n  //")
+    assert "vector expected_utilities(" in excerpt and excerpt.endswith("}")
+    # exactly the tail of the functions block
+    assert stan_blocks("h_m01")["functions"].endswith(excerpt.split("  ...\n", 1)[1])
+    with pytest.raises(ValueError, match="'no_such_function'"):
+        functions_from("h_m01", "no_such_function")

@@ -165,6 +165,28 @@ def stan_blocks(model_or_code: str) -> dict[str, str]:
     return blocks
 
 
+def functions_from(model_or_code: str, function: str) -> str:
+    r"""The functions block of a program from the definition of ``function`` on, with the comment lines above it.
+
+    What a listing shows when only the last functions of the block matter
+    (``functions {`` and an ellipsis stand for the ones before). Raises
+    ValueError naming the function when the block does not define it.
+
+    >>> code = "functions {\n  real f() { return 1; }\n  // g doubles\n  real g(real x) { return 2 * x; }\n}\n"
+    >>> print(functions_from(code, "g"))
+    functions {
+      ...
+      // g doubles
+      real g(real x) { return 2 * x; }
+    }
+    """
+    block = stan_blocks(model_or_code).get("functions", "")
+    found = re.search(rf"\n((?:[ \t]*//[^\n]*\n)*[ \t]*[\w\[\], ]+ {re.escape(function)}\()", block)
+    if found is None:
+        raise ValueError(f"function {function!r}: not defined in the functions block")
+    return "functions {\n  ...\n" + block[found.start(1):]
+
+
 def switched_lines(model_or_code: str, switch: str) -> dict[str, list[str]]:
     """What changes when the data switch ``switch`` flips: by block, each statement that
     tests ``switch == 1`` together with the lines it guards. Blocks that never test it are
@@ -458,7 +480,7 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
             "consequence": list(range(1, K_max + 1)),
             "increment": list(range(1, K_max)),
             "feature": list(range(1, data.D + 1)),
-            "alternative": list(range(1, data.w.shape[1] + 1)),
+            "alternative": list(range(1, data.R + 1)),
             "new_cell": list(X_new.index),
             "obs": list(range(data.M)),
         },
