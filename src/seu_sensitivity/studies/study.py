@@ -653,36 +653,22 @@ class Study:
         self._cache.pop("independent_joint", None)
         return self.independent
 
-    def fit_hierarchical(
-        self,
-        *,
-        chains: int = 4,
-        warmup: int = 1000,
-        draws: int = 1000,
-        seed: int = DEFAULT_SEED,
-        fit_function: Callable[..., Any] | None = None,
-        **sampler: Any,
-    ) -> Any:
-        """Fit h_m01 with the formula's regression on log(alpha); ``sampler`` goes to the sampler (``adapt_delta``)."""
-        fit_function = fit_function or _fit
-        self.hierarchical = fit_function("h_m01", self.stacked(), priors=self.priors, seed=seed, chains=chains,
-                                         warmup=warmup, draws=draws, **sampler)
+    def fit_hierarchical(self, *, seed: int = DEFAULT_SEED, fit_function: Callable[..., Any] | None = None,
+                         **sampling: Any) -> Any:
+        """Fit h_m01 with the formula's regression on log(alpha).
+
+        ``sampling`` goes to :func:`seu_sensitivity.fit`: ``chains``, ``warmup``
+        and ``draws`` (default 4, 1000, 1000) and the sampler's settings (``adapt_delta``).
+        """
+        self.hierarchical = (fit_function or _fit)("h_m01", self.stacked(), priors=self.priors, seed=seed, **sampling)
         return self.hierarchical
 
-    def fit_pooled(
-        self,
-        *,
-        chains: int = 4,
-        warmup: int = 1000,
-        draws: int = 1000,
-        seed: int = DEFAULT_SEED,
-        fit_function: Callable[..., Any] | None = None,
-        **sampler: Any,
-    ) -> Any:
-        """Fit complete pooling: h_m01 on the pooled formula with sigma_cell held at 0 (:data:`POOLED_FIXED`)."""
-        fit_function = fit_function or _fit
-        self.pooled = fit_function("h_m01", self.stacked(pooled=True), priors=self.priors, fixed=POOLED_FIXED,
-                                   seed=seed, chains=chains, warmup=warmup, draws=draws, **sampler)
+    def fit_pooled(self, *, seed: int = DEFAULT_SEED, fit_function: Callable[..., Any] | None = None,
+                   **sampling: Any) -> Any:
+        """Fit complete pooling: h_m01 on the pooled formula with sigma_cell held at 0 (:data:`POOLED_FIXED`);
+        ``sampling`` as for :meth:`fit_hierarchical`."""
+        self.pooled = (fit_function or _fit)("h_m01", self.stacked(pooled=True), priors=self.priors,
+                                             fixed=POOLED_FIXED, seed=seed, **sampling)
         return self.pooled
 
     def fit(self, model: str) -> Any:
