@@ -37,6 +37,20 @@ def test_choice_probabilities_sum_to_one_and_vanish_off_menu(problem, alpha):
 
 
 @settings(max_examples=80, deadline=None)
+@given(menu_problems(), st.floats(0, 200), st.floats(-0.5, 0.5))
+def test_utility_logits_carry_the_choice_probabilities_and_not_the_level_of_eta(problem, alpha, shift):
+    eta, I = problem
+    logits = choice.utility_logits(alpha, eta)
+    # a softmax of the logits over each menu is the choice probability ...
+    from_logits = choice.choice_probabilities(1.0, logits, I)
+    np.testing.assert_allclose(from_logits, choice.choice_probabilities(alpha, eta, I), atol=1e-12)
+    # ... and moving every eta by the same amount changes the level, not the logits or the choices
+    np.testing.assert_allclose(choice.utility_logits(alpha, eta + shift), logits, atol=1e-9)
+    np.testing.assert_allclose(choice.choice_probabilities(alpha, eta + shift, I), from_logits, atol=1e-9)
+    np.testing.assert_allclose(logits.mean(), 0.0, atol=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
 @given(menu_problems(), st.floats(0, 50), st.floats(0.01, 50))
 def test_best_alternative_probability_is_monotone_in_alpha(problem, alpha, step):
     """Property 1: raising alpha never lowers the probability of a menu's SEU maximiser."""

@@ -132,7 +132,7 @@ def test_h_m01_inference_data_layout(cache_dir, a_backend):
     idata = fit("h_m01", data, chains=1, warmup=80, draws=40, seed=3, X_new={"llm[T.b]": 1.0, "prompt[T.q]": 0.0})
     post = idata.posterior
     assert set(post.data_vars) == {"gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "eta",
-                                   "alpha_new"}
+                                   "eta_logit", "alpha_new"}
     assert post["beta"].dims == ("chain", "draw", "cell", "consequence", "feature")
     # eta: the expected utility of each cell's alternatives, from that draw's beta and delta
     assert post["eta"].dims == ("chain", "draw", "cell", "alternative") and post["eta"].shape[-1] == data.R
@@ -140,6 +140,9 @@ def test_h_m01_inference_data_layout(cache_dir, a_backend):
 
     np.testing.assert_allclose(post["eta"].values,
                                stacked_expected_utilities(data, post["beta"].values, post["delta"].values), rtol=1e-12)
+    # eta_logit: alpha_j times eta measured from the cell's mean alternative
+    centred = post["eta"] - post["eta"].mean("alternative")
+    np.testing.assert_allclose(post["eta_logit"].values, (post["alpha"] * centred).values, rtol=1e-10)
     assert post["delta"].dims == ("chain", "draw", "group", "increment")
     assert list(post["cell"].values) == list(data.cell_ids)
     assert list(post["predictor"].values) == list(data.X.columns)

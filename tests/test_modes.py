@@ -107,3 +107,26 @@ def test_stacking_needs_a_log_likelihood_and_one_weight_per_chain():
 
     with pytest.raises(ValueError, match="one weight per chain"):
         stacked_draws(idata, pd.Series([0.5, 0.5], index=[0, 1]))
+
+
+def test_mode_diagnostics_keep_the_mode_that_predicts_and_check_it_alone():
+    """Three chains at the data's mean (alpha mixes there), one far off with a worse log density: the far
+    mode gets no weight, the kept mode's reported quantities converge, the whole fit's do not."""
+    from seu_sensitivity.inference.modes import mode_diagnostics
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(0.0, 1.0, size=60)
+    offset = np.array([[0.0], [0.0], [0.0], [2.5]])
+    mu = offset + 0.1 * ar1(rng, (4, 800))
+    log_lik = -0.5 * (y[None, None, :] - mu[:, :, None]) ** 2 - 0.5 * np.log(2 * np.pi)
+    alpha = np.exp(3.0 + 0.1 * ar1(rng, (4, 800)) + 0.5 * offset)  # the far chain's alpha is elsewhere too
+    idata = az.from_dict(posterior={"alpha": alpha, "delta": mu}, log_likelihood={"y": log_lik},
+                         observed_data={"y": y}, sample_stats={"lp": log_lik.sum(axis=-1)})
+    assert not diagnose_by_group(idata).loc["reported", "ok"]
+    table = mode_diagnostics(idata)
+    assert table["chains"].tolist() == ["4", "1, 2, 3"]  # modes in increasing order of the log density
+    assert table["weight"].sum() == pytest.approx(1.0)
+    assert table.loc[1, "weight"] < 0.05 and not table.loc[1, "kept"]
+    assert table.loc[2, "kept"] and table.loc[2, "reported: ok"] and table.loc[2, "reported: max R-hat"] < 1.01
+    assert not table.loc[1, "reported: ok"]  # one chain: nothing to compare it with
+    assert table.attrs["reported_ok"]

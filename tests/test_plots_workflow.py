@@ -190,3 +190,28 @@ def test_parameterisation_funnels_limit_the_y_range_to_the_central_draws():
         assert axes[1].get_ylim()[1] > 100
     finally:
         plt.close(fig)
+
+
+def test_chain_means_colours_a_chain_in_another_mode_apart():
+    import arviz as az
+    import matplotlib.colors as mcolors
+
+    from seu_sensitivity.inference.modes import chain_modes, chain_summary
+
+    rng = np.random.default_rng(5)
+    lp = rng.normal(size=(4, 400)) + np.array([[0.0], [0.0], [-8.0], [0.0]])  # chain 2 sits lower
+    delta = 0.9 + 0.01 * rng.normal(size=(4, 400)) - np.array([[0.0], [0.0], [0.8], [0.0]])
+    idata = az.from_dict(posterior={"delta": delta}, sample_stats={"lp": lp})
+    modes = chain_modes(idata)
+    assert modes == [[2], [0, 1, 3]]
+    fig, axes = plt.subplots(1, 2)
+    impl.chain_means(axes, chain_summary(idata, ["lp", "delta"]), modes)
+    for ax in axes:
+        colours = [mcolors.to_hex(c.get_color()) for c in ax.lines]
+        by_chain = {int(x): colour for line, colour in zip(ax.lines, colours) for x in line.get_xdata()}
+        assert by_chain[2] != by_chain[0] and by_chain[0] == by_chain[1] == by_chain[3]
+    with pytest.raises(ValueError, match="axes: 1 given for 2 quantities"):
+        impl.chain_means(axes[:1], chain_summary(idata, ["lp", "delta"]), modes)
+    with pytest.raises(ValueError, match=r"chain\(s\) \[3\] are in no mode"):
+        impl.chain_means(axes, chain_summary(idata, ["lp", "delta"]), [[2], [0, 1]])
+    plt.close(fig)

@@ -26,11 +26,12 @@ from . import convergence
 __all__ = ["diagnose", "diagnose_by_group", "verdict", "compare", "compare_means", "COMPARISON_FORMATS",
            "REPORTED", "BELIEFS_AND_UTILITIES"]
 
-#: what the book reports of a fit: the regression, every cell's sensitivity and the
-#: expected utilities the choices identify (``eta``, one per cell and alternative)
-REPORTED = ("gamma0", "gamma", "sigma_cell", "alpha", "eta")
-#: the beliefs and utilities behind ``eta``, identified only jointly (a delta-beta trade-off)
-BELIEFS_AND_UTILITIES = ("beta", "delta")
+#: what the book reports of a fit: the regression, every cell's sensitivity, and the
+#: expected utilities as the choices see them (``eta_logit``: alpha_j (eta_jr - mean_r eta_jr))
+REPORTED = ("gamma0", "gamma", "sigma_cell", "alpha", "eta_logit")
+#: the beliefs and utilities, identified only jointly (a delta-beta trade-off), and the
+#: expected utilities' level (``eta`` itself), which no choice sees: the prior alone sets them
+BELIEFS_AND_UTILITIES = ("eta", "beta", "delta")
 
 
 def _worst(dataset, pick) -> tuple[float, str]:

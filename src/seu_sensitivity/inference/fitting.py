@@ -52,7 +52,7 @@ from seu_sensitivity.settings import DEFAULT_SEED
 __all__ = ["fit", "DEFAULT_SEED", "build_inference_data", "prepare", "sampling_seconds"]
 
 #: bump when the InferenceData layout built here changes (invalidates cached fits)
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 
 def _prepare_packaged(model: str, data: Any, priors: Any, options: Mapping[str, Any]) -> tuple[dict, Layout, Any]:

@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 
 __all__ = ["chain_summary", "separated_chains", "chain_modes", "chain_stacking_weights", "stacked_draws",
-           "SEPARATION_THRESHOLD"]
+           "mode_diagnostics", "SEPARATION_THRESHOLD"]
 
 #: chains whose means differ by more than this many Monte Carlo standard errors are in different modes
 SEPARATION_THRESHOLD = 4.0
@@ -187,3 +187,36 @@ def stacked_draws(idata: az.InferenceData, weights: pd.Series, *, var_names: Seq
     stacked = posterior.stack(sample=("chain", "draw")).isel(sample=chain_index * n_draws + draw_index)
     stacked = stacked.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
     return stacked.assign_coords(draw=np.arange(total)).expand_dims(chain=[0]).transpose("chain", "draw", ...)
+
+
+def mode_diagnostics(idata: az.InferenceData, *, min_weight: float = 0.01, var_name: str | None = None) -> pd.DataFrame:
+    """Each mode's chains, stacking weight, and the convergence of each group of quantities within the mode.
+
+    One row per mode of :func:`chain_modes` (modes in increasing order of the
+    log density's mean): ``chains`` (1-based, as a reader counts them),
+    ``weight`` (:func:`chain_stacking_weights` summed over the mode),
+    ``kept`` (weight above ``min_weight``), and per group of
+    :func:`~seu_sensitivity.inference.diagnostics.diagnose_by_group`
+    (``reported``, ``beliefs and utilities``) its largest R-hat, smallest bulk
+    ESS and verdict, computed from the mode's own chains (a one-chain mode has
+    no R-hat and fails). ``table.attrs["reported_ok"]`` is True when every kept
+    mode's reported quantities pass: the stacked posterior can then be
+    reported, each of its parts having converged.
+    """
+    from seu_sensitivity.inference.diagnostics import diagnose_by_group
+
+    weights = chain_stacking_weights(idata, var_name=var_name)
+    rows = []
+    for members in chain_modes(idata):
+        part = idata.isel(chain=members)
+        row = {"chains": ", ".join(str(m + 1) for m in members),
+               "weight": float(weights.iloc[members].sum()), "kept": bool(weights.iloc[members].sum() > min_weight)}
+        for group, result in diagnose_by_group(part).iterrows():
+            row[f"{group}: max R-hat"] = float(result["max R-hat"])
+            row[f"{group}: min bulk ESS"] = float(result["min bulk ESS"])
+            row[f"{group}: ok"] = bool(result["ok"])  # False for one chain: nothing to agree with
+        rows.append(row)
+    table = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="mode"))
+    kept = table[table["kept"]]
+    table.attrs["reported_ok"] = bool(len(kept) and kept.get("reported: ok", pd.Series(False)).all())
+    return table

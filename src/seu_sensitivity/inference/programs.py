@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity.model.choice import stacked_expected_utilities
+from seu_sensitivity.model.choice import stacked_expected_utilities, utility_logits
 from seu_sensitivity.model.priors import HM01Priors, M01Priors
 from seu_sensitivity.model.stacking import CellData, StackedData
 from seu_sensitivity.settings import stan_dir
@@ -348,11 +348,12 @@ def _m01_stan_data(data: CellData, priors: M01Priors, options: Mapping[str, Any]
 
 def _m01_layout(data: CellData, options: Mapping[str, Any]) -> Layout:
     return Layout(
-        posterior=("alpha", "beta", "delta", "eta"),
+        posterior=("alpha", "beta", "delta", "eta", "eta_logit"),
         dims={
             "beta": ["consequence", "feature"],
             "delta": ["increment"],
             "eta": ["alternative"],
+            "eta_logit": ["alternative"],
             "y": ["obs"],
         },
         coords={
@@ -372,8 +373,9 @@ def _m01_layout(data: CellData, options: Mapping[str, Any]) -> Layout:
     )
 
 
-def _identity(draws: dict[str, np.ndarray], data: Any) -> dict[str, np.ndarray]:
-    return draws
+def _m01_postprocess(draws: dict[str, np.ndarray], data: CellData) -> dict[str, np.ndarray]:
+    """eta_logit (R): the expected utilities on the choices' log-odds scale, what the choices identify."""
+    return {**draws, "eta_logit": utility_logits(draws["alpha"], draws["eta"])}
 
 
 # -- h_m01 --------------------------------------------------------------------
@@ -458,13 +460,15 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
     X_new = x_new_frame(options.get("X_new"), list(data.X.columns))
     K_max = int(data.K.max())
     return Layout(
-        posterior=("gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "eta", "alpha_new"),
+        posterior=("gamma0", "gamma", "sigma_cell", "z", "log_alpha", "alpha", "beta", "delta", "eta", "eta_logit",
+                   "alpha_new"),
         dims={
             "gamma": ["predictor"],
             "z": ["cell"],
             "log_alpha": ["cell"],
             "alpha": ["cell"],
             "eta": ["cell", "alternative"],
+            "eta_logit": ["cell", "alternative"],
             "beta": ["cell", "consequence", "feature"],
             "delta": ["group", "increment"],
             "alpha_new": ["new_cell"],
@@ -497,7 +501,7 @@ def _hm01_layout(data: StackedData, options: Mapping[str, Any]) -> Layout:
 
 def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[str, np.ndarray]:
     """beta_flat, delta_flat (ragged, flat) -> beta (J, K_max, D), delta (G, K_max - 1), NaN-padded;
-    eta (J, R) computed from them."""
+    eta (J, R) computed from them, and eta_logit (J, R), alpha_j (eta_jr - mean_r eta_jr)."""
     out = dict(draws)
     beta_flat = out.pop("beta_flat")
     delta_flat = out.pop("delta_flat")
@@ -515,15 +519,16 @@ def _hm01_postprocess(draws: dict[str, np.ndarray], data: StackedData) -> dict[s
         delta[..., g, : K_g - 1] = delta_flat[..., start : start + K_g - 1]
         start += K_g - 1
     out["beta"], out["delta"] = beta, delta
-    # the expected utilities the choices identify, which the book reports beside alpha
     out["eta"] = stacked_expected_utilities(data, beta, delta)
+    # the choices see alpha_j times eta's differences, not eta's level: the book reports these
+    out["eta_logit"] = utility_logits(out["alpha"], out["eta"])
     return out
 
 
 #: model name -> its spec. Each runs the program ``spec.file`` (a path under stan/
 #: without ".stan"); "h_m01_centered" is h_m01.stan with the data switch centred = 1.
 REGISTRY: dict[str, ProgramSpec] = {
-    "m_01": ProgramSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _identity, ("belief_scale",)),
+    "m_01": ProgramSpec("m_01", CellData, M01Priors, _m01_stan_data, _m01_layout, _m01_postprocess, ("belief_scale",)),
     "h_m01": ProgramSpec(
         "h_m01", StackedData, HM01Priors, _hm01_stan_data, _hm01_layout, _hm01_postprocess,
         ("X_new", "fixed", "belief_scale"),

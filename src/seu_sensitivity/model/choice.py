@@ -7,6 +7,7 @@ evaluates one parameter point or a whole posterior::
     psi      = subjective_probabilities(beta, w)   # (..., R, K)  softmax(beta w_r)
     upsilon  = utilities(delta)                    # (..., K)     0, cumsum(delta)
     eta      = expected_utilities(psi, upsilon)    # (..., R)     psi_r . upsilon
+    logit    = utility_logits(alpha, eta)          # (..., R)     alpha (eta_r - mean eta): what the choices identify
     p        = choice_probabilities(alpha, eta, I) # (..., M, R)  softmax(alpha eta) on each menu
     loglik   = log_likelihood(alpha, eta, I, y)    # (..., M)
 
@@ -29,6 +30,7 @@ __all__ = [
     "subjective_probabilities",
     "utilities",
     "expected_utilities",
+    "utility_logits",
     "utility_rotation",
     "choice_log_probabilities",
     "choice_probabilities",
@@ -162,6 +164,29 @@ def _alpha_eta(alpha: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
         raise ValueError("alpha must be finite and non-negative")
     return alpha, eta
+
+
+def utility_logits(alpha: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """alpha (eta_r - mean_r eta_r): the expected utilities on the log-odds scale of the choices.
+
+    The choice probabilities are a softmax of alpha eta over each menu, so they
+    do not change when every eta_r of a cell moves by the same amount: the
+    choices identify alpha times the differences of the expected utilities,
+    not the level of eta. Measured from the mean over the R alternatives, these
+    logits carry everything the choices say about alpha and eta (the softmax
+    of the logits over a menu is the choice probability), and nothing else.
+    NaN padding (alternatives a cell does not have) is ignored in the mean.
+
+    alpha : (...); eta : (..., R). Returns (..., R).
+
+    >>> eta = np.array([0.2, 0.5, 0.8])
+    >>> utility_logits(10.0, eta).round(6).tolist()
+    [-3.0, 0.0, 3.0]
+    >>> bool(np.allclose(utility_logits(10.0, eta + 0.1), utility_logits(10.0, eta)))  # the level is not seen
+    True
+    """
+    alpha, eta = _alpha_eta(alpha, eta)
+    return alpha[..., None] * (eta - np.nanmean(eta, axis=-1, keepdims=True))
 
 
 def choice_log_probabilities(alpha: np.ndarray, eta: np.ndarray, I: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ __all__ = [
     "per_cell_ppc",
     "population_predictive",
     "cost_bars",
+    "chain_means",
     "FUNNEL_QUANTITIES",
     "funnel_coordinates",
     "parameterisation_funnels",
@@ -308,6 +309,54 @@ def cost_bars(ax: plt.Axes, labels: Sequence[str], values: Sequence[float], *, y
                     ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
     ax.set_ylabel(ylabel)
     return ax
+
+
+def chain_means(
+    axes: Sequence[plt.Axes],
+    summary: Any,
+    modes: Sequence[Sequence[int]],
+    *,
+    labels: Mapping[str, str] | None = None,
+    width: float = 2.0,
+) -> Sequence[plt.Axes]:
+    """Each chain's mean with +/- ``width`` Monte Carlo standard errors, one panel per quantity.
+
+    ``summary`` is :func:`seu_sensitivity.inference.modes.chain_summary`'s
+    long table (``quantity``, ``chain``, ``mean``, ``mcse``), ``modes`` the
+    chains grouped into modes (:func:`~seu_sensitivity.inference.modes.chain_modes`):
+    chains of one mode share a colour, so a chain that sits elsewhere stands
+    out in every panel. ``labels`` maps a quantity to its axis label.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"quantity": ["lp"] * 3, "chain": [0, 1, 2], "mean": [-360.0, -359.5, -367.0],
+    ...                       "mcse": [0.2, 0.2, 0.3]})
+    >>> fig, ax = plt.subplots()
+    >>> len(chain_means([ax], table, [[2], [0, 1]])[0].collections)  # one error-bar set per mode
+    2
+    >>> plt.close(fig)
+    """
+    labels = dict(labels or {})
+    quantities = list(dict.fromkeys(summary["quantity"]))
+    if len(axes) != len(quantities):
+        raise ValueError(f"axes: {len(axes)} given for {len(quantities)} quantities ({', '.join(quantities)})")
+    mode_of = {chain: m for m, members in enumerate(modes) for chain in members}
+    for ax, quantity in zip(axes, quantities):
+        rows = summary[summary["quantity"] == quantity]
+        for m, members in enumerate(modes):
+            part = rows[rows["chain"].isin(members)]
+            ax.errorbar(part["chain"], part["mean"], yerr=width * part["mcse"], fmt="o", capsize=3,
+                        color=PALETTE[m % len(PALETTE)], label=f"mode {m + 1}" if len(modes) > 1 else None)
+        missing = set(rows["chain"]) - set(mode_of)
+        if missing:
+            raise ValueError(f"modes: chain(s) {sorted(missing)} are in no mode")
+        ax.set_xticks(sorted(rows["chain"]))
+        ax.set_xticklabels([str(c + 1) for c in sorted(rows["chain"])])
+        ax.set_xlabel("chain")
+        ax.set_ylabel(labels.get(quantity, quantity))
+    if len(modes) > 1:
+        axes[0].legend(frameon=False, fontsize=9)
+    return axes
 
 
 #: per-cell quantities a funnel panel can put on its y axis, with their axis labels

@@ -281,7 +281,10 @@ class IndependentFits:
     """The m_01 fits of every cell.
 
     ``table`` has one row per cell (the cells table's columns, then the
-    posterior of alpha and the diagnostics of the fit kept); ``fits`` maps
+    posterior of alpha and the diagnostics of the fit kept: ``max_rhat`` ...
+    ``trustworthy`` for alpha, beta and delta, and ``reported_max_rhat``,
+    ``reported_min_ess_bulk`` and ``reported_ok`` for what a report quotes,
+    alpha and the utility logits ``eta_logit``); ``fits`` maps
     cell id to the kept InferenceData; ``first_attempts`` maps the cell ids that
     were refitted to the diagnostics table of their first fit, so a report
     can show what the refit changed; ``seconds`` is the wall time of the run.
@@ -301,6 +304,18 @@ def _diagnostic_columns(table: pd.DataFrame) -> dict[str, Any]:
         "divergences": int(table.loc["divergences", "value"]),
         "trustworthy": bool(table.attrs.get("trustworthy", table["ok"].all())),
     }
+
+
+def _reported_columns(idata: Any) -> dict[str, Any]:
+    """Convergence of what a report quotes from an m_01 fit (alpha and the utility logits) apart from the beliefs."""
+    from seu_sensitivity.inference.diagnostics import diagnose_by_group
+
+    groups = diagnose_by_group(idata)
+    if "reported" not in groups.index:
+        return {"reported_max_rhat": np.nan, "reported_min_ess_bulk": np.nan, "reported_ok": False}
+    return {"reported_max_rhat": float(groups.loc["reported", "max R-hat"]),
+            "reported_min_ess_bulk": float(groups.loc["reported", "min bulk ESS"]),
+            "reported_ok": bool(groups.loc["reported", "ok"])}
 
 
 # -- validation of a study's inputs ----------------------------------------------------
@@ -642,6 +657,7 @@ class Study:
             record = {c: row[c] for c in self.cells.columns}
             record.update(log_alpha_summary(idata.posterior["alpha"].values, prob=prob))
             record.update(_diagnostic_columns(diag))
+            record.update(_reported_columns(idata))
             record["adapt_delta"] = adapt_delta
             rows.append(record)
         table = pd.DataFrame(rows)
