@@ -145,3 +145,15 @@ def test_compare_means_measures_the_difference_in_monte_carlo_errors():
         compare_means({"one": fit_like(0.0)}, ["mu"])
     with pytest.raises(ValueError, match="no posterior variable"):
         compare_means({"one": fit_like(0.0), "two": fit_like(0.0)}, ["nu"])
+
+
+def test_quantity_groups_split_exactly_the_reported_and_the_belief_groups():
+    from seu_sensitivity.inference.diagnostics import BELIEFS_AND_UTILITIES, QUANTITY_GROUPS, REPORTED
+
+    names = [name for group in QUANTITY_GROUPS.values() for name in group]
+    assert len(names) == len(set(names))
+    assert set(names) == set(REPORTED) | set(BELIEFS_AND_UTILITIES)
+    # reported groups come first, so a table reads from what is quoted to what is not
+    n_reported = sum(all(n in REPORTED for n in group) for group in QUANTITY_GROUPS.values())
+    assert all(n in REPORTED for group in list(QUANTITY_GROUPS.values())[:n_reported] for n in group)
+    assert n_reported == 3

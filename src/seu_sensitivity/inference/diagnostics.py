@@ -24,7 +24,7 @@ import xarray as xr
 from . import convergence
 
 __all__ = ["diagnose", "diagnose_by_group", "verdict", "compare", "compare_means", "COMPARISON_FORMATS",
-           "REPORTED", "BELIEFS_AND_UTILITIES"]
+           "REPORTED", "BELIEFS_AND_UTILITIES", "QUANTITY_GROUPS"]
 
 #: what the book reports of a fit: the regression, every cell's sensitivity, and the
 #: expected utilities as the choices see them (``eta_logit``: alpha_j (eta_jr - mean_r eta_jr))
@@ -32,6 +32,15 @@ REPORTED = ("gamma0", "gamma", "sigma_cell", "alpha", "eta_logit")
 #: the beliefs and utilities, identified only jointly (a delta-beta trade-off), and the
 #: expected utilities' level (``eta`` itself), which no choice sees: the prior alone sets them
 BELIEFS_AND_UTILITIES = ("eta", "beta", "delta")
+#: the same quantities, finer: one group per kind, reported ones first (for a report's table)
+QUANTITY_GROUPS: dict[str, tuple[str, ...]] = {
+    "regression": ("gamma0", "gamma", "sigma_cell"),
+    "sensitivities alpha": ("alpha",),
+    "utility logits": ("eta_logit",),
+    "expected utilities eta (level)": ("eta",),
+    "beliefs beta": ("beta",),
+    "utility increments delta": ("delta",),
+}
 
 
 def _worst(dataset, pick) -> tuple[float, str]:
