@@ -8,22 +8,24 @@ gamma ~ N(0, 0.5), sigma_cell ~ HalfNormal(0.3). For each remedy, in one run:
 - ``4 chains``: the default, 4 chains of 1000 draws after 1000 warm-up;
 - ``8 chains, dispersed``: 8 chains from initial values drawn uniformly in
   (-4, 4) on the unconstrained scale (Stan's default is (-2, 2));
-- ``stacked by mode``: the 8 chains, their modes (by the log density) found by
-  :func:`seu_sensitivity.inference.modes.chain_modes` and weighted by
-  Bayesian stacking (:func:`chain_stacking_weights`); R-hat and ESS are then
-  those of the chains of the modes with weight, each mode's chains checked
-  among themselves.
+- ``stacked by mode``: the 4 or the 8 chains, their modes (by the log density)
+  weighted by Bayesian stacking
+  (:func:`seu_sensitivity.inference.modes.mode_diagnostics`); R-hat and ESS
+  are then those of the modes with weight, each mode's chains checked among
+  themselves.
 
 Reported per remedy: the modes, the worst R-hat and the smallest bulk ESS of
-the reported quantities (gamma0, gamma, sigma_cell, alpha, eta) and of the
-beliefs and utilities (beta, delta), and the wall time.
+the reported quantities (gamma0, gamma, sigma_cell, alpha and the utility
+logits eta_logit) and of the beliefs and utilities (beta, delta and eta's
+level), each kind also alone (``diagnostics.QUANTITY_GROUPS``), and the wall
+time.
 
     .venv/bin/python benchmarks/multimodality.py [--data-seed N] [--cache-dir DIR]
     .venv/bin/python benchmarks/multimodality.py --pilot [--cache-dir DIR]
 
 Writes ``benchmarks/results/multimodality.json`` (``multimodality_pilot.json``
-with ``--pilot``: the 4 and 8 chain fits of the pilot in full mode, with the
-regression, alpha, eta, beta and delta reported as separate groups).
+with ``--pilot``: the pilot in full mode with 4 chains, 4 chains twice as
+long, and 8 dispersed chains).
 """
 
 from __future__ import annotations
@@ -36,17 +38,28 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-#: the groups reported for the pilot: the regression, the sensitivities, the expected utilities, beliefs, utilities
-PILOT_GROUPS = {"regression": ["gamma0", "gamma", "sigma_cell"], "alpha": ["alpha"], "eta": ["eta"],
-                "beta": ["beta"], "delta": ["delta"]}
-
-
 def group_figures(idata, groups=None) -> dict:
-    from seu_sensitivity.inference.diagnostics import diagnose_by_group
+    """Convergence per group: the reported quantities and the beliefs and utilities, then each kind alone."""
+    from seu_sensitivity.inference.diagnostics import QUANTITY_GROUPS, diagnose_by_group
 
-    table = diagnose_by_group(idata, groups)
+    tables = [diagnose_by_group(idata, groups)] + ([diagnose_by_group(idata, QUANTITY_GROUPS)] if groups is None else [])
     return {group: {"max_rhat": float(row["max R-hat"]), "min_bulk_ess": float(row["min bulk ESS"]),
-                    "rhat_at": row["R-hat at"], "ok": bool(row["ok"])} for group, row in table.iterrows()}
+                    "rhat_at": row["R-hat at"], "ok": bool(row["ok"])}
+            for table in tables for group, row in table.iterrows()}
+
+
+def stacked_by_mode(idata) -> dict:
+    """The modes of a fit, their stacking weights, and the worst convergence within the modes that carry weight."""
+    from seu_sensitivity.inference.modes import mode_diagnostics
+
+    table = mode_diagnostics(idata)
+    kept = table[table["kept"]]
+    out = {"modes": table["chains"].tolist(), "weights": [round(float(w), 4) for w in table["weight"]],
+           "reported_ok_in_kept_modes": bool(table.attrs["reported_ok"])}
+    for group in ("reported", "beliefs and utilities"):
+        out[group] = {"max_rhat": float(kept[f"{group}: max R-hat"].max()),
+                      "min_bulk_ess": float(kept[f"{group}: min bulk ESS"].min())}
+    return out
 
 
 def main() -> None:
@@ -62,7 +75,7 @@ def main() -> None:
     os.environ["SEU_CACHE_DIR"] = args.cache_dir or f"/tmp/seu-multimodality-{os.getpid()}"
 
     import seu_sensitivity as seu
-    from seu_sensitivity.inference.modes import chain_modes, chain_stacking_weights, separated_chains
+    from seu_sensitivity.inference.modes import separated_chains
 
     tight = seu.HM01Priors(gamma0_mu=2.5, gamma0_sd=0.5, gamma_sd=0.5, sigma_cell_sd=0.3)
     design = seu.factorial_design({"llm": ["A", "B"], "prompt": ["neutral", "directive"]})
@@ -78,15 +91,10 @@ def main() -> None:
         modes = separated_chains(idata, ["lp"])
         results.append({"remedy": label, "chains": int(idata.posterior.sizes["chain"]),
                         "modes": modes.loc["lp", "chains by mode"], "sampling_s": seconds, **group_figures(idata)})
-
-    weights = chain_stacking_weights(eight)
-    kept = [members for members in chain_modes(eight) if weights.iloc[members].sum() > 0.01]
-    per_mode = [group_figures(eight.isel(chain=members)) for members in kept if len(members) > 1]
-    worst = {group: {"max_rhat": max(m[group]["max_rhat"] for m in per_mode),
-                     "min_bulk_ess": min(m[group]["min_bulk_ess"] for m in per_mode)} for group in per_mode[0]}
-    results.append({"remedy": "stacked by mode", "chains": int(eight.posterior.sizes["chain"]),
-                    "weights": {str(k): round(float(v), 4) for k, v in weights.items()},
-                    "modes kept": [list(map(int, m)) for m in kept], "sampling_s": eight_s, **worst})
+    for label, idata, seconds in (("4 chains, stacked by mode", four, four_s),
+                                  ("8 chains dispersed, stacked by mode", eight, eight_s)):
+        results.append({"remedy": label, "chains": int(idata.posterior.sizes["chain"]), "sampling_s": seconds,
+                        **stacked_by_mode(idata)})
 
     record = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -103,21 +111,20 @@ def main() -> None:
 def pilot() -> None:
     """The same remedies on the pilot's hierarchical fit, full mode (4 chains of 1000 after 500)."""
     import seu_sensitivity as seu
-    from seu_sensitivity.inference.modes import chain_stacking_weights, separated_chains
+    from seu_sensitivity.inference.modes import separated_chains
     from seu_sensitivity.studies import pilot as pilot_settings
 
     study = pilot_settings.pilot_study()
     options = pilot_settings.FIT_OPTIONS["hierarchical"]
     results = []
-    for label, chains, extra in (("4 chains", 4, {}), ("8 chains, dispersed", 8, {"init_radius": 4.0})):
-        idata = study.fit_hierarchical(chains=chains, warmup=500, draws=1000, **options, **extra)
+    for label, chains, draws, extra in (("4 chains", 4, 1000, {}), ("4 chains, twice as long", 4, 2000, {}),
+                                        ("8 chains, dispersed", 8, 1000, {"init_radius": 4.0})):
+        idata = study.fit_hierarchical(chains=chains, warmup=500, draws=draws, **options, **extra)
         modes = separated_chains(idata, ["lp", "delta"])
-        weights = chain_stacking_weights(idata)
         results.append({"remedy": label, "chains": chains, "sampling_s": seu.sampling_seconds(idata),
                         "modes by lp": modes.loc["lp", "chains by mode"],
                         "largest separation (MCSEs)": float(modes["separation"].max()),
-                        "stacking weights": {str(k): round(float(v), 4) for k, v in weights.items()},
-                        **group_figures(idata, PILOT_GROUPS)})
+                        **group_figures(idata), "stacked by mode": stacked_by_mode(idata)})
     record = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
