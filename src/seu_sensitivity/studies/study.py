@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -47,6 +47,7 @@ import pandas as pd
 from seu_sensitivity.inference import effects
 from seu_sensitivity.inference.loo import independent_inference_data, loo_table, pareto_k_counts
 from seu_sensitivity.inference.ppc import choice_shares, per_cell, ppc_p_value, repeat_consistency, replicated_choices
+from seu_sensitivity.inference.sensitivity import hyperprior_sensitivity
 from seu_sensitivity.model.design import Design, design_from_formula
 from seu_sensitivity.model.priors import HM01Priors, M01Priors
 from seu_sensitivity.model.stacking import CellData, StackedData, stack_cells
@@ -687,6 +688,30 @@ class Study:
                                              fixed=POOLED_FIXED, seed=seed, **sampling)
         return self.pooled
 
+    def with_priors(self, priors: HM01Priors) -> "Study":
+        """The same study under other h_m01 priors, without its hierarchical and pooled fits.
+
+        Every other field (cells, data, formulas, groups, m_01 priors and the
+        independent fits, which do not use these priors) is shared with this
+        study, which keeps its own fits. Refit the copy to see how the answers
+        move with the hyperpriors; its tables (:meth:`answers`,
+        :meth:`heterogeneity`, :meth:`prior_sensitivity`) then use ``priors``:
+
+        >>> # tight = study.with_priors(HM01Priors(gamma_sd=0.5)); tight.fit_hierarchical(seed=2)
+        >>> import pandas as pd
+        >>> from seu_sensitivity.model.simulate import simulate_cell
+        >>> cells = pd.DataFrame({"cell_id": ["x", "y"], "llm": ["A", "B"]})
+        >>> study = Study.from_cells(cells, {c: simulate_cell(M=20, R=6, D=2, seed=1)[0] for c in "xy"}, "~ llm")
+        >>> tight = study.with_priors(HM01Priors(gamma_sd=0.5))
+        >>> tight.priors.gamma_sd, study.priors.gamma_sd, tight.hierarchical is None
+        (0.5, 1.0, True)
+        """
+        if not isinstance(priors, HM01Priors):
+            raise ValueError(f"priors must be an HM01Priors, got {type(priors).__name__}")
+        # designs and stacked data do not depend on the priors; the copy may reuse them
+        reusable = {k: v for k, v in self._cache.items() if k.startswith(("design:", "stacked:"))}
+        return replace(self, priors=priors, hierarchical=None, pooled=None, _cache=reusable)
+
     def fit(self, model: str) -> Any:
         """The stored fit of ``model`` ("independent", "hierarchical" or "pooled").
 
@@ -729,6 +754,18 @@ class Study:
         """sigma_cell of the hierarchical fit against its prior (:func:`~seu_sensitivity.inference.effects.heterogeneity`)."""
         return effects.heterogeneity(self.fit("hierarchical"), prior_sd=self.priors.sigma_cell_sd, prob=prob,
                                      thresholds=thresholds)
+
+    def prior_sensitivity(self, *, threshold: float = 0.05, delta: float = 0.01) -> pd.DataFrame:
+        """Power-scaling sensitivity of the hierarchical fit to its hyperpriors and to its likelihood.
+
+        One row per gamma0, coefficient, sigma_cell and cell's alpha (cells by
+        their :attr:`labels`), with the prior and likelihood sensitivities and
+        the diagnosis (:func:`~seu_sensitivity.inference.sensitivity.hyperprior_sensitivity`).
+        Only the hyperpriors are power-scaled; :meth:`with_priors` refits
+        under other ones.
+        """
+        return hyperprior_sensitivity(self.fit("hierarchical"), self.priors, labels=self.labels,
+                                      threshold=threshold, delta=delta)
 
     def estimates(self, model: str, prob: float = 0.9) -> pd.DataFrame:
         """Per cell: its factors and the posterior median and central interval of alpha under ``model``.
