@@ -9,6 +9,7 @@ with fixed seeds and stated Monte Carlo tolerances.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -191,6 +192,15 @@ def test_inline_run_writes_one_record_per_replication_and_resumes(inline_run):
         for s in rec["params"].values():
             assert 0 <= s["rank"] <= run.L
             assert s["q05"] <= s["q25"] <= s["q50"] <= s["q75"] <= s["q95"]
+        # convergence by posterior variable and by default group (record version 2)
+        diag = rec["diagnostics"]
+        assert rec["version"] == 2 and diag["chains"] == 1
+        assert {"gamma0", "gamma", "sigma_cell", "alpha", "eta", "beta", "delta"} <= set(diag["families"])
+        assert not {"log_lik", "y_rep"} & set(diag["families"])
+        assert set(diag["groups"]) == {"reported", "beliefs and utilities"}
+        # one chain has no R-hat, so every group is flagged, as diagnose() flags the fit
+        assert all(math.isnan(f["max R-hat"]) for f in diag["families"].values())
+        assert not any(g["ok"] for g in diag["groups"].values()) and not diag["trustworthy"]
     # second run: nothing new is computed, the records are the stored ones
     again = run_validation(run.config, 2, workers=0, root=root, progress=False)
     assert again.computed == [] and again.skipped == [0, 1]

@@ -12,7 +12,8 @@ replication simulates one data set, fits h_m01 and keeps a small record.
 ``records``
     Where records live (beside the fit cache) and their atomic reading and writing.
 ``statistics``
-    Recovery metrics and coverage tests, SBC ranks, uniformity tests, ECDF bands, run summaries.
+    Recovery metrics and coverage tests, SBC ranks, uniformity tests, ECDF bands, run summaries,
+    flag rates of the whole fit and of each group of quantities.
 ``figures``
     The chapter's figures of those statistics.
 ``command``
@@ -36,13 +37,19 @@ from seu_sensitivity.validation.config import (
     validation_plan,
 )
 from seu_sensitivity.validation.records import load_records, results_dir
-from seu_sensitivity.validation.runner import ValidationRun, replicate, run_validation
+from seu_sensitivity.validation.runner import ValidationRun, convergence_by_family, replicate, run_validation
 from seu_sensitivity.validation.statistics import (
+    WHOLE_FIT,
+    convergence_thresholds,
     coverage_checks,
     coverage_threshold,
+    default_groups,
     ecdf_difference,
     ecdf_difference_band,
+    family_flag_counts,
     flag_counts,
+    group_flag_rates,
+    group_verdicts,
     mean_scaled_rank,
     parameter_group,
     rank_statistic,
@@ -58,12 +65,19 @@ __all__ = [
     "RECORD_VERSION",
     "ValidationConfig",
     "ValidationRun",
+    "WHOLE_FIT",
+    "convergence_by_family",
+    "convergence_thresholds",
     "coverage_checks",
     "coverage_threshold",
+    "default_groups",
     "design_for",
     "ecdf_difference",
     "ecdf_difference_band",
+    "family_flag_counts",
     "flag_counts",
+    "group_flag_rates",
+    "group_verdicts",
     "load_records",
     "mean_scaled_rank",
     "parameter_group",

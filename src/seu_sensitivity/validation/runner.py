@@ -47,12 +47,21 @@ from seu_sensitivity.validation.records import (
     write_record,
     write_run_config,
 )
-from seu_sensitivity.validation.statistics import rank_statistic
+from seu_sensitivity.validation.statistics import (
+    FAMILY_FIELDS,
+    default_groups,
+    group_verdicts,
+    rank_statistic,
+)
 
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["ValidationRun", "replicate", "run_validation"]
+__all__ = ["ValidationRun", "convergence_by_family", "replicate", "run_validation"]
+
+#: posterior variables that are not parameters of the fit: pointwise log-likelihood and replicated data
+#: (normally in their own InferenceData groups; left out of the families should a posterior carry them)
+GENERATED = ("log_lik", "y_rep")
 
 
 def _flatten_truth(truth: Mapping[str, Any]) -> dict[str, float]:
@@ -91,6 +100,41 @@ def _flatten_posterior(idata: "az.InferenceData") -> dict[str, np.ndarray]:
     return out
 
 
+def convergence_by_family(idata: "az.InferenceData") -> dict[str, Any]:
+    """Convergence of each posterior variable (family) and the verdict of each default group.
+
+    One call of :func:`seu_sensitivity.inference.diagnostics.diagnose_by_group`
+    with one group per variable of the posterior (``gamma0``, ``gamma``,
+    ``alpha``, ..., without :data:`GENERATED`) gives each family's
+    ``max R-hat``, ``min bulk ESS`` and ``min tail ESS`` (and where the worst
+    entry is); the default groups of ``diagnostics`` (read when called, so a
+    changed definition of the reported quantities is followed) are then judged
+    from those figures by :func:`~seu_sensitivity.validation.statistics.group_verdicts`,
+    with the thresholds ``diagnose_by_group`` applied. A group's worst value is
+    the worst of its families', so this is the verdict ``diagnose_by_group``
+    gives that group, computed without a second pass over the draws.
+
+    Returns
+    -------
+    dict
+        ``chains``, ``rhat_max``, ``ess_min`` (the thresholds used),
+        ``families`` (``{name: {"max R-hat", "R-hat at", "min bulk ESS",
+        "bulk ESS at", "min tail ESS"}}``) and ``groups`` (``{label:
+        {"variables", "max R-hat", "min bulk ESS", "min tail ESS", "ok"}}``).
+    """
+    from seu_sensitivity.inference.diagnostics import diagnose_by_group
+
+    names = [str(name) for name in idata.posterior.data_vars if str(name) not in GENERATED]
+    table = diagnose_by_group(idata, {name: [name] for name in names})
+    families = {str(name): {field: (str(row[field]) if field.endswith(" at") else float(row[field]))
+                            for field in FAMILY_FIELDS}
+                for name, row in table.iterrows()}
+    chains = int(idata.posterior.sizes["chain"])
+    rhat_max, ess_min = float(table.attrs["rhat_max"]), float(table.attrs["ess_min"])
+    return {"chains": chains, "rhat_max": rhat_max, "ess_min": ess_min, "families": families,
+            "groups": group_verdicts(families, default_groups(), rhat_max=rhat_max, ess_min=ess_min)}
+
+
 def _simulate(config: ValidationConfig, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """One simulated data set of ``config`` and its true parameters."""
     from seu_sensitivity.model.priors import HM01Priors
@@ -127,8 +171,11 @@ def replicate(config: ValidationConfig | Mapping[str, Any], rep: int) -> dict[st
         ``host``, ``pid``, ``status`` (``"ok"`` or ``"failed"``), ``seconds``;
         when ok also ``params`` (per scalar parameter: ``truth``, ``mean``,
         ``sd``, quantiles ``q05``..``q95`` and SBC ``rank``), ``L``,
-        ``diagnostics`` and ``fit_seconds``; when failed ``error`` and
-        ``traceback``.
+        ``diagnostics`` (``trustworthy``, ``failed_checks`` and
+        ``divergences`` of :func:`~seu_sensitivity.diagnose`, and the
+        convergence of each posterior variable and of the default groups, from
+        :func:`convergence_by_family`) and ``fit_seconds``; when failed
+        ``error`` and ``traceback``.
     """
     if not isinstance(config, ValidationConfig):
         config = ValidationConfig.from_dict(config)
@@ -178,6 +225,7 @@ def replicate(config: ValidationConfig | Mapping[str, Any], rep: int) -> dict[st
             "trustworthy": bool(table.attrs.get("trustworthy", False)),
             "failed_checks": [str(i) for i in table.index[~table["ok"].astype(bool)]],
             "divergences": int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0,
+            **convergence_by_family(idata),
         }
         record["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure becomes a record, by design

@@ -1,4 +1,4 @@
-"""Statistics of validation records: parameter recovery, coverage tests, SBC ranks and their uniformity.
+"""Statistics of validation records: recovery, coverage tests, SBC ranks and their uniformity, flags by group.
 
 Every function reads records (the dicts :func:`~seu_sensitivity.validation.runner.replicate`
 returns) or tables made from them; none fits or touches files, so each can be
@@ -19,11 +19,18 @@ if TYPE_CHECKING:
     from seu_sensitivity.validation.runner import ValidationRun
 
 __all__ = [
+    "FAMILY_FIELDS",
+    "WHOLE_FIT",
+    "convergence_thresholds",
     "coverage_checks",
     "coverage_threshold",
+    "default_groups",
     "ecdf_difference",
     "ecdf_difference_band",
+    "family_flag_counts",
     "flag_counts",
+    "group_flag_rates",
+    "group_verdicts",
     "mean_scaled_rank",
     "parameter_group",
     "rank_statistic",
@@ -284,7 +291,9 @@ def flag_counts(runs: Mapping[str, Records]) -> pd.DataFrame:
 
     ``fits`` counts the replications that ran, ``flagged`` those with at least
     one failed check of :func:`seu_sensitivity.diagnose`; each further column
-    counts the fits failing that check (a fit can fail several).
+    counts the fits failing that check (a fit can fail several). Which
+    quantities the flags come from is :func:`group_flag_rates` and
+    :func:`family_flag_counts`.
 
     >>> ok = {"status": "ok", "diagnostics": {"trustworthy": False, "failed_checks": ["max R-hat"]}}
     >>> clean = {"status": "ok", "diagnostics": {"trustworthy": True, "failed_checks": []}}
@@ -317,3 +326,180 @@ def summarize_run(run: Records) -> dict[str, Any]:
         "divergent_fits": sum(r["diagnostics"]["divergences"] > 0 for r in ok),
         "seconds_per_rep": float(np.mean(seconds)) if seconds else math.nan,
     }
+
+
+# ----------------------------------------------------------------------------- convergence by group
+
+#: the figures a record keeps of each posterior variable (family), named as by
+#: :func:`~seu_sensitivity.diagnose_by_group`
+FAMILY_FIELDS = ("max R-hat", "R-hat at", "min bulk ESS", "bulk ESS at", "min tail ESS")
+
+#: the row of :func:`group_flag_rates` that counts fits flagged by :func:`~seu_sensitivity.diagnose` (every check)
+WHOLE_FIT = "whole fit (diagnose)"
+
+
+def default_groups() -> dict[str, tuple[str, ...]]:
+    """The groups :func:`~seu_sensitivity.diagnose_by_group` uses by default, read from ``diagnostics`` when called.
+
+    ``{"reported": diagnostics.REPORTED, "beliefs and utilities":
+    diagnostics.BELIEFS_AND_UTILITIES}``: what the book reports, and the
+    beliefs and utilities identified only jointly. Read at call time, so a
+    changed definition of the reported quantities is followed without a change
+    here.
+    """
+    from seu_sensitivity.inference import diagnostics
+
+    return {"reported": tuple(diagnostics.REPORTED), "beliefs and utilities": tuple(diagnostics.BELIEFS_AND_UTILITIES)}
+
+
+def convergence_thresholds() -> dict[str, float]:
+    """``{"rhat_max", "ess_per_chain"}``: the default thresholds of :func:`~seu_sensitivity.diagnose_by_group`.
+
+    Read from its signature, so they stay those of the diagnostics (R-hat
+    below 1.01, at least 100 effective draws per chain).
+
+    >>> convergence_thresholds()
+    {'rhat_max': 1.01, 'ess_per_chain': 100.0}
+    """
+    import inspect
+
+    from seu_sensitivity.inference.diagnostics import diagnose_by_group
+
+    parameters = inspect.signature(diagnose_by_group).parameters
+    return {name: float(parameters[name].default) for name in ("rhat_max", "ess_per_chain")}
+
+
+def group_verdicts(families: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Sequence[str]], *,
+                   rhat_max: float, ess_min: float) -> dict[str, dict[str, Any]]:
+    """Each group's convergence verdict from its families' figures, as :func:`~seu_sensitivity.diagnose_by_group` gives it.
+
+    A group's largest R-hat is the largest of its families' (NaN ignored, as
+    for padded entries), its smallest bulk and tail ESS the smallest of
+    theirs; ``ok`` requires R-hat below ``rhat_max`` and both ESS at least
+    ``ess_min`` (total over chains). A NaN figure fails, as in
+    ``diagnose_by_group`` (one chain gives no R-hat). Families a group names
+    but ``families`` lacks are skipped; a group with none is left out.
+
+    >>> fam = {"alpha": {"max R-hat": 1.002, "min bulk ESS": 900.0, "min tail ESS": 700.0},
+    ...        "delta": {"max R-hat": 1.2, "min bulk ESS": 15.0, "min tail ESS": 40.0}}
+    >>> out = group_verdicts(fam, {"reported": ["alpha", "eta"], "beliefs": ["delta"]}, rhat_max=1.01, ess_min=400)
+    >>> out["reported"]["ok"], out["reported"]["variables"], out["beliefs"]["ok"]
+    (True, ['alpha'], False)
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for label, names in groups.items():
+        present = [name for name in names if name in families]
+        if not present:
+            continue
+
+        def worst(field: str, pick: Any) -> float:
+            values = np.array([families[name][field] for name in present], dtype=float)
+            return float(pick(values)) if not np.all(np.isnan(values)) else math.nan
+
+        with np.errstate(invalid="ignore"):
+            rhat = worst("max R-hat", np.nanmax)
+            bulk, tail = worst("min bulk ESS", np.nanmin), worst("min tail ESS", np.nanmin)
+        out[label] = {"variables": present, "max R-hat": rhat, "min bulk ESS": bulk, "min tail ESS": tail,
+                      "ok": bool(rhat < rhat_max and bulk >= ess_min and tail >= ess_min)}
+    return out
+
+
+def _families(record: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    """The per-family convergence figures of a record; a clear error for records written before they existed."""
+    diagnostics = record.get("diagnostics", {})
+    if "families" not in diagnostics or "chains" not in diagnostics:
+        missing = "families" if "families" not in diagnostics else "chains"
+        raise ValueError(
+            f"replication {record.get('rep')} (record version {record.get('version')}): no diagnostics[{missing!r}]; "
+            "records before version 2 do not keep convergence by variable. Their run key differs from the current "
+            "one, so running the configuration again (run_validation) computes records that have it")
+    return diagnostics["families"]
+
+
+def group_flag_rates(runs: Mapping[str, Records], groups: Mapping[str, Sequence[str]] | None = None, *,
+                     rhat_max: float | None = None, ess_per_chain: float | None = None) -> pd.DataFrame:
+    """Share of fits flagged, per run: the whole fit beside each group of quantities, with Monte Carlo errors.
+
+    The first row of each run counts the fits flagged by
+    :func:`~seu_sensitivity.diagnose` (``WHOLE_FIT``: any check on any
+    quantity, divergences and E-BFMI included). Each further row recomputes a
+    group's verdict from the per-family figures stored in the records
+    (:func:`group_verdicts`): R-hat and bulk and tail ESS of that group's
+    variables alone, so the same records answer for any grouping and any
+    thresholds without refitting. Divergences and E-BFMI belong to the whole
+    fit and are not in the group rows.
+
+    Parameters
+    ----------
+    runs
+        ``{name: records or ValidationRun}``; failed replications are skipped.
+    groups
+        ``{label: variable names}``; default :func:`default_groups`.
+    rhat_max, ess_per_chain
+        Thresholds; default :func:`convergence_thresholds` (those of the
+        diagnostics). The ESS threshold is ``ess_per_chain`` x the chains of
+        each fit.
+
+    Returns
+    -------
+    DataFrame
+        Index (``run``, ``group``); columns ``fits``, ``flagged``, ``rate``
+        and ``mcse``, the binomial sqrt(rate (1 - rate) / fits).
+
+    Raises
+    ------
+    ValueError
+        For a record without the per-family figures (record version 1),
+        naming the replication and the missing field.
+    """
+    groups = default_groups() if groups is None else groups
+    defaults = convergence_thresholds()
+    rhat_max = defaults["rhat_max"] if rhat_max is None else rhat_max
+    ess_per_chain = defaults["ess_per_chain"] if ess_per_chain is None else ess_per_chain
+    rows = []
+    for name, run in runs.items():
+        ok = _ok(_records_of(run))
+        flags: dict[str, list[bool]] = {WHOLE_FIT: [not r["diagnostics"]["trustworthy"] for r in ok]}
+        flags.update({label: [] for label in groups})
+        for record in ok:
+            families = _families(record)
+            verdicts = group_verdicts(families, groups, rhat_max=rhat_max,
+                                      ess_min=ess_per_chain * record["diagnostics"]["chains"])
+            for label, verdict in verdicts.items():
+                flags[label].append(not verdict["ok"])
+        for label, flagged in flags.items():
+            n, k = len(flagged), int(sum(flagged))
+            rate = k / n if n else math.nan
+            rows.append({"run": name, "group": label, "fits": n, "flagged": k, "rate": rate,
+                         "mcse": math.sqrt(rate * (1 - rate) / n) if n else math.nan})
+    table = pd.DataFrame(rows, columns=["run", "group", "fits", "flagged", "rate", "mcse"]).set_index(["run", "group"])
+    table.attrs.update(rhat_max=rhat_max, ess_per_chain=ess_per_chain, groups={k: list(v) for k, v in groups.items()})
+    return table
+
+
+def family_flag_counts(runs: Mapping[str, Records], *, rhat_max: float | None = None,
+                       ess_per_chain: float | None = None) -> pd.DataFrame:
+    """Where the flags live: per run and posterior variable, the fits whose R-hat or ESS of that variable fails.
+
+    One row per run, one column per family (``alpha``, ``delta``, ...), counts
+    of fits; a column ``fits`` counts the replications that ran. Thresholds as
+    in :func:`group_flag_rates`. Columns are sorted by the total count, most
+    frequent first.
+    """
+    defaults = convergence_thresholds()
+    rhat_max = defaults["rhat_max"] if rhat_max is None else rhat_max
+    ess_per_chain = defaults["ess_per_chain"] if ess_per_chain is None else ess_per_chain
+    rows = {}
+    for name, run in runs.items():
+        ok = _ok(_records_of(run))
+        counts: dict[str, int] = {}
+        for record in ok:
+            families = _families(record)
+            ess_min = ess_per_chain * record["diagnostics"]["chains"]
+            for family, verdict in group_verdicts(families, {f: [f] for f in families}, rhat_max=rhat_max,
+                                                  ess_min=ess_min).items():
+                counts[family] = counts.get(family, 0) + (not verdict["ok"])
+        rows[name] = {"fits": len(ok), **counts}
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype(int)
+    order = table.drop(columns="fits").sum().sort_values(ascending=False, kind="stable").index
+    return table[["fits", *order]]
