@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: bump when the record layout changes, so old stored records are not mixed in (it is part of the run key)
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 
 #: the kinds of run: parameter recovery at a fixed truth, simulation-based calibration
 KINDS = ("recovery", "sbc")
