@@ -21,6 +21,7 @@ import pytest
 from seu_sensitivity.validation import (
     CHAPTER_QUICK_REPS,
     FULL_REPS,
+    RECORD_VERSION,
     ValidationConfig,
     coverage_checks,
     coverage_threshold,
@@ -194,7 +195,7 @@ def test_inline_run_writes_one_record_per_replication_and_resumes(inline_run):
             assert s["q05"] <= s["q25"] <= s["q50"] <= s["q75"] <= s["q95"]
         # convergence by posterior variable and by default group (record version 2)
         diag = rec["diagnostics"]
-        assert rec["version"] == 2 and diag["chains"] == 1
+        assert rec["version"] == RECORD_VERSION and diag["chains"] == 1
         assert {"gamma0", "gamma", "sigma_cell", "alpha", "eta", "beta", "delta"} <= set(diag["families"])
         assert not {"log_lik", "y_rep"} & set(diag["families"])
         assert set(diag["groups"]) == {"reported", "beliefs and utilities"}

@@ -31,8 +31,8 @@ def _idata(seed: int = 0, stuck: tuple[str, ...] = ("delta",), chains: int = 4, 
     rng = np.random.default_rng(seed)
     offset = np.zeros((chains, 1, 1))
     offset[chains // 2:] = 3.0
-    shapes = {"gamma0": (), "gamma": (2,), "sigma_cell": (), "alpha": (4,), "eta": (4, 3), "beta": (4, 3),
-              "delta": (1, 2), "z": (4,)}
+    shapes = {"gamma0": (), "gamma": (2,), "sigma_cell": (), "alpha": (4,), "eta": (4, 3), "eta_logit": (4, 3),
+              "beta": (4, 3), "delta": (1, 2), "z": (4,)}
     posterior = {}
     for name, shape in shapes.items():
         values = rng.normal(size=(chains, draws, *shape))
@@ -45,12 +45,13 @@ def _idata(seed: int = 0, stuck: tuple[str, ...] = ("delta",), chains: int = 4, 
     return az.from_dict(posterior=posterior)
 
 
-@pytest.mark.parametrize("stuck", [("delta",), ("alpha",), ("eta", "beta"), ()])
+@pytest.mark.parametrize("stuck", [("delta",), ("alpha",), ("eta_logit", "beta"), ("eta",), ()])
 def test_group_verdicts_from_families_agree_with_diagnose_by_group(stuck):
     idata = _idata(stuck=stuck)
     record = convergence_by_family(idata)
     assert "log_lik" not in record["families"]
-    assert set(record["families"]) == {"gamma0", "gamma", "sigma_cell", "alpha", "eta", "beta", "delta", "z"}
+    assert set(record["families"]) == {"gamma0", "gamma", "sigma_cell", "alpha", "eta", "eta_logit", "beta", "delta",
+                                       "z"}
     assert record["chains"] == 4 and record["rhat_max"] == 1.01 and record["ess_min"] == 400
     direct = diagnose_by_group(idata)  # the default groups, computed on the draws
     assert set(record["groups"]) == set(direct.index) == {"reported", "beliefs and utilities"}
@@ -61,8 +62,10 @@ def test_group_verdicts_from_families_agree_with_diagnose_by_group(stuck):
         for field in ("max R-hat", "min bulk ESS", "min tail ESS"):
             assert stored[field] == pytest.approx(row[field], rel=1e-12)
     # the stuck groups are the flagged ones
-    assert record["groups"]["reported"]["ok"] == (not {"alpha", "eta"} & set(stuck))
-    assert record["groups"]["beliefs and utilities"]["ok"] == (not {"beta", "delta"} & set(stuck))
+    from seu_sensitivity.inference.diagnostics import BELIEFS_AND_UTILITIES, REPORTED
+
+    assert record["groups"]["reported"]["ok"] == (not set(REPORTED) & set(stuck))
+    assert record["groups"]["beliefs and utilities"]["ok"] == (not set(BELIEFS_AND_UTILITIES) & set(stuck))
     # each family's figures are diagnose_by_group's for that variable alone, worst entry named
     alone = diagnose_by_group(idata, {"eta": ["eta"]}).loc["eta"]
     assert record["families"]["eta"]["max R-hat"] == pytest.approx(alone["max R-hat"], rel=1e-12)
