@@ -31,6 +31,11 @@ def test_chapter_renders_in_quick_mode(quick_book, chapter):
     page = out / page_path(chapter)
     assert page.is_file()
     assert check_page(page) == []
+    # a reader of a quick page is told so, at the top
+    from seu_sensitivity.book.presets import QUICK_NOTE
+
+    heading = QUICK_NOTE.splitlines()[1].lstrip("# ")
+    assert heading in page.read_text(encoding="utf-8"), f"{chapter}: no quick-mode note"
 
 
 def test_no_chapter_names_a_backend():
