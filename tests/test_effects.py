@@ -139,3 +139,22 @@ def test_tails_are_the_central_interval_levels():
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="prob"):
             tails(bad)
+
+
+def test_regression_summary_is_summarise_of_each_regression_quantity_with_its_mcse():
+    import arviz as az
+
+    from seu_sensitivity.inference.effects import regression_summary, summarise
+
+    rng = np.random.default_rng(3)
+    gamma = rng.normal([0.5, -1.0], 0.2, size=(2, 400, 2))
+    idata = az.from_dict(posterior={"gamma0": rng.normal(3, 0.3, (2, 400)), "gamma": gamma,
+                                    "sigma_cell": np.abs(rng.normal(0, 0.2, (2, 400)))},
+                         dims={"gamma": ["predictor"]}, coords={"predictor": ["llm", "task"]})
+    table = regression_summary(idata, prob=0.8)
+    assert table.index.tolist() == ["gamma0", "llm", "task", "sigma_cell"]
+    expected = summarise(gamma[..., 1], prob=0.8)
+    for column in ("mean", "sd", "lower", "upper", "P(> 0)"):
+        assert table.loc["task", column] == pytest.approx(expected[column])
+    assert table.loc["task", "mcse"] == pytest.approx(float(az.mcse(gamma[..., 1], method="mean")))
+    assert table.loc["task", "P(> 0)"] < 0.01 and table.loc["llm", "P(> 0)"] > 0.99
