@@ -36,7 +36,6 @@ factor values, and no factor name is assumed.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -237,9 +236,15 @@ def cell_ppc_table(stacked: StackedData, idata: Any, prob: float = 0.9, max_draw
     """Posterior predictive checks of each cell of a fit to stacked data.
 
     For cell j: ``consistency`` (observed share of repeated menus answered
-    alike), its replicated median and ``p consistency`` (posterior predictive
-    p-value), and ``share coverage`` (fraction of the alternatives whose
+    alike), its replicated median (``replicated consistency``) and central
+    ``prob`` interval (``consistency lower``, ``consistency upper``) and
+    ``p consistency`` (posterior predictive p-value, P(T_rep >= T_obs));
+    ``1st in pool order`` (observed share of choices on the menu's
+    alternative with the lowest pool index) and its p-value ``p 1st in pool
+    order``; and ``share coverage`` (fraction of the alternatives whose
     observed choice share lies in the central ``prob`` predictive interval).
+    Share coverage is a weak check where the model has a free utility for each
+    alternative: the fit then reproduces every alternative's share.
     Uses at most ``max_draws`` evenly spaced replications
     (:func:`~seu_sensitivity.inference.ppc.replicated_choices`).
     """
@@ -250,20 +255,28 @@ def cell_ppc_table(stacked: StackedData, idata: Any, prob: float = 0.9, max_draw
     replicated = per_cell(stacked, y_rep, repeat_consistency)
     shares = per_cell(stacked, stacked.y, choice_shares)
     rep_shares = per_cell(stacked, y_rep, choice_shares)
+    first = per_cell(stacked, stacked.y, lambda I, y: np.mean(np.asarray(y) == 1, axis=-1))
+    rep_first = per_cell(stacked, y_rep, lambda I, y: np.mean(np.asarray(y) == 1, axis=-1))
     low, high = effects.tails(prob)
     rows = {}
     for cell_id in stacked.cell_ids:
         lower, upper = np.nanquantile(rep_shares[cell_id], [low, high], axis=0)
         offered = ~np.isnan(shares[cell_id])
         inside = (shares[cell_id] >= lower - 1e-12) & (shares[cell_id] <= upper + 1e-12)
+        c_lower, c_median, c_upper = np.quantile(replicated[cell_id], [low, 0.5, high])
         rows[cell_id] = {
             "consistency": float(observed[cell_id]),
-            "replicated consistency": float(np.median(replicated[cell_id])),
+            "replicated consistency": float(c_median),
+            "consistency lower": float(c_lower),
+            "consistency upper": float(c_upper),
             "p consistency": float(ppc_p_value(observed[cell_id], replicated[cell_id])),
+            "1st in pool order": float(first[cell_id]),
+            "p 1st in pool order": float(ppc_p_value(first[cell_id], rep_first[cell_id])),
             "share coverage": float(np.mean(inside[offered])),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "cell_id"
+    table.attrs["prob"] = prob
     return table
 
 
@@ -842,16 +855,33 @@ class Study:
         return forest_plot({m: self.estimates(m, prob) for m in models}, rows=rows, columns=columns, within=within,
                            tick_format=tick_format, figsize=figsize)
 
-    def ppc_plot(self, model: str = "hierarchical", *, ncols: int = 5, max_draws: int = 400, width: int = 30):
-        """A panel per cell: replicated repeat consistency under ``model`` against the observed value.
+    def ppc_plot(self, model: str = "hierarchical", *, prob: float = 0.9, max_draws: int = 400,
+                 x: str | None = None, rows: str | None = None, columns: str | None = None,
+                 figsize: tuple[float, float] | None = None):
+        """Repeat consistency of every cell under ``model``: observed against the predictive median and interval.
 
-        Titles are the cells' :attr:`labels`, wrapped at ``width`` characters.
+        One panel per combination of the factors other than ``x`` (by default
+        the first numeric factor, else the last factor; at most two others,
+        as ``rows`` and ``columns``), the cells of a panel along ``x``, one y
+        axis for all panels (:func:`~seu_sensitivity.plots.checks.interval_panels`).
+        Observed values with a p-value below 0.05 or above 0.95 are filled.
         """
-        from seu_sensitivity.plots.study import ppc_grid
+        from seu_sensitivity.plots.checks import interval_panels
 
-        draws = cell_consistency_draws(self.stacked(), self.fit(model), max_draws=max_draws)
-        titles = {c: textwrap.fill(label, width) for c, label in self.labels.items()}
-        return ppc_grid(draws, titles=titles, ncols=ncols)
+        if x is None:
+            numeric = [f for f in self.factors if _is_numeric(self.cells[f])]
+            x = numeric[0] if numeric else self.factors[-1]
+        if rows is None and columns is None:
+            panels = [f for f in self.factors if f != x]
+            if len(panels) > 2:
+                raise ValueError(f"ppc_plot: factors {', '.join(panels)} besides {x!r}; choose rows= and columns= (and x=)")
+            rows, columns = (panels[0], panels[1]) if len(panels) == 2 else (None, panels[0] if panels else None)
+        table = self.ppc_table(model, prob=prob, max_draws=max_draws)
+        view = self.cells.set_index("cell_id").join(table.rename(columns={
+            "consistency": "observed", "replicated consistency": "replicated", "consistency lower": "lower",
+            "consistency upper": "upper", "p consistency": "p"}))
+        return interval_panels(view, x=x, rows=rows, columns=columns, prob=prob, figsize=figsize,
+                               ylabel="share of repeated menus\nanswered alike")
 
 
 def _fit(model: str, data: Any, **kwargs: Any) -> Any:
