@@ -183,5 +183,5 @@ def pit_ecdf(
     ax.set_xlabel("LOO-PIT value u")
     ax.set_ylabel("ECDF(u) − u")
     ax.set_xlim(0, 1)
-    ax.legend(frameon=False, fontsize=9)
+    ax.legend(frameon=False, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(pit) + 1)
     return ax

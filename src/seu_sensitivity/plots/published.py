@@ -44,7 +44,8 @@ def alpha_panels(
     rows: str = "llm",
     columns: str = "task",
     x: str = "temperature",
-    ylabel: str = r"$\alpha$ (median, 90% interval; log scale)",
+    ylabel: str = r"$\alpha$ (log scale)",
+    xlabel: str | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> plt.Figure:
     """alpha against ``x``, a panel per ``rows`` x ``columns``; ``estimates`` maps a column prefix to its legend label.
@@ -73,14 +74,14 @@ def alpha_panels(
             ax.set_xticks(xs)
             ax.set_xticklabels([f"{v:g}" for v in part[x]])
             ax.set_yscale("log")
-            ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
             ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(mticker.NullFormatter())
             ax.set_title(f"{row_level}, {col_level}")
             if c == 0:
                 ax.set_ylabel(ylabel)
             if r == len(row_levels) - 1:
-                ax.set_xlabel(x)
+                ax.set_xlabel(xlabel or x)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.05, 1, 1))

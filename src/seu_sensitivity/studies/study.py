@@ -857,7 +857,7 @@ class Study:
 
     def ppc_plot(self, model: str = "hierarchical", *, prob: float = 0.9, max_draws: int = 400,
                  x: str | None = None, rows: str | None = None, columns: str | None = None,
-                 figsize: tuple[float, float] | None = None):
+                 xlabel: str | None = None, figsize: tuple[float, float] | None = None):
         """Repeat consistency of every cell under ``model``: observed against the predictive median and interval.
 
         One panel per combination of the factors other than ``x`` (by default
@@ -880,7 +880,7 @@ class Study:
         view = self.cells.set_index("cell_id").join(table.rename(columns={
             "consistency": "observed", "replicated consistency": "replicated", "consistency lower": "lower",
             "consistency upper": "upper", "p consistency": "p"}))
-        return interval_panels(view, x=x, rows=rows, columns=columns, prob=prob, figsize=figsize,
+        return interval_panels(view, x=x, rows=rows, columns=columns, prob=prob, figsize=figsize, xlabel=xlabel,
                                ylabel="share of repeated menus\nanswered alike")
 
 
