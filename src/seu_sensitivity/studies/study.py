@@ -858,7 +858,8 @@ class Study:
         log(alpha) (:func:`~seu_sensitivity.inference.effects.prior_pull`,
         normal approximation; negative: pulled down).
         """
-        self.fit("independent")
+        if self.independent is None:
+            raise ValueError("no independent fit: call study.fit_independent() first")
         table = shrinkage_table(self.independent.table, self.fit("hierarchical"), self.pooled, prob=prob,
                                 columns=self.factors, own_delta=self.hierarchical_own_delta)
         ind = self.independent.table.set_index(self.independent.table["cell_id"].astype(str)).loc[table.index]
