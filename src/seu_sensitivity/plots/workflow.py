@@ -134,14 +134,14 @@ FLOW_EDGES: tuple[tuple[str, str], ...] = (
 def readable_log_ticks(values_min: float, values_max: float, *, at_least: int = 4) -> list[float]:
     """Ticks for a log axis from ``values_min`` to ``values_max`` a reader can read values from.
 
-    Decades (1, 10, 100, ...) when they give ``at_least`` ticks in the range;
-    otherwise 1-2-5 steps, then 1-2-3-5 steps, then every integer multiple of a
-    decade, whichever first gives that many.
+    The coarsest of decades (1, 10, 100), 1-3 steps (1, 3, 10, 30), 1-2-5,
+    1-2-3-5 and every integer multiple of a decade that puts ``at_least``
+    ticks in the range (the finest when none does).
 
     >>> readable_log_ticks(6, 120)
     [10.0, 20.0, 50.0, 100.0]
     >>> readable_log_ticks(0.8, 500)
-    [1.0, 10.0, 100.0]
+    [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]
     >>> readable_log_ticks(12, 45)
     [20.0, 30.0, 40.0]
     """
@@ -149,10 +149,10 @@ def readable_log_ticks(values_min: float, values_max: float, *, at_least: int = 
         raise ValueError(f"a log axis needs 0 < min < max, got {values_min!r}, {values_max!r}")
     low, high = int(np.floor(np.log10(values_min))), int(np.ceil(np.log10(values_max)))
     ticks: list[float] = []
-    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 5), tuple(range(1, 10))):
+    for mantissas in ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5), tuple(range(1, 10))):
         ticks = [float(m * 10.0**k) for k in range(low, high + 1) for m in mantissas]
         ticks = [t for t in ticks if values_min <= t * (1 + 1e-12) and t <= values_max * (1 + 1e-12)]
-        if len(ticks) >= min(at_least, 3 if mantissas == (1,) else at_least):
+        if len(ticks) >= at_least:
             return ticks
     return ticks
 
