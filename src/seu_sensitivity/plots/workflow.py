@@ -80,7 +80,7 @@ FLOW_NODES: tuple[FlowNode, ...] = (
     FlowNode("log_alpha", r"$\log\alpha_j$", "transformed parameters", 2.6, 3.8),
     FlowNode("alpha", r"$\alpha_j$", "transformed parameters", 4.2, 3.8),
     FlowNode("w", r"$\mathbf{w}_r$", "data", 1.3, 3.55),
-    FlowNode("beta", r"$\check{\boldsymbol{\beta}}_j$", "parameters", 1.3, 2.6),  # beta_free; beta_j = Q(delta) beta_free / (1 + alpha_j |c|) in scaled cells
+    FlowNode("beta", "\u03b2\u030c$_j$", "parameters", 1.3, 2.6),  # beta_free; beta_j = Q(delta) beta_free / (1 + alpha_j |c|) in scaled cells
     FlowNode("psi", r"$\boldsymbol{\psi}_{jr}$", "transformed parameters", 2.6, 2.6),
     FlowNode("eta", r"$\eta_{jr}$", "transformed parameters", 4.2, 2.6),
     FlowNode("delta", r"$\boldsymbol{\delta}$", "parameters", 1.3, 1.4),
