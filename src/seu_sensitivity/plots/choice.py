@@ -20,6 +20,7 @@ __all__ = [
     "plot_utilities",
     "plot_expected_utilities",
     "plot_menu_position_check",
+    "integer_ticks",
 ]
 
 
@@ -47,51 +48,95 @@ def plot_choice_vs_alpha(eta: np.ndarray, alphas: np.ndarray, ax: plt.Axes | Non
 
 
 def plot_subjective_probabilities(psi: np.ndarray, ax: plt.Axes | None = None, labels: Sequence[str] | None = None) -> plt.Axes:
-    """Stacked bars of psi_r: each alternative's probabilities over the K consequences."""
+    """Stacked bars of psi_r: each alternative's probabilities over the K consequences.
+
+    The legend (one short entry per consequence, ``1`` worst to ``K`` best)
+    sits above the panel, outside the bars, in one row.
+    """
     ax = ax or plt.gca()
     psi = np.asarray(psi)
     R, K = psi.shape
     bottom = np.zeros(R)
     for k in range(K):
-        ax.bar(np.arange(R), psi[:, k], bottom=bottom, color=PALETTE[k % len(PALETTE)], label=f"consequence {k + 1}")
+        ax.bar(np.arange(R), psi[:, k], bottom=bottom, width=0.7, color=PALETTE[k % len(PALETTE)], label=f"{k + 1}")
         bottom += psi[:, k]
-    ax.set_xticks(np.arange(R))
-    ax.set_xticklabels(labels if labels is not None else [str(r + 1) for r in range(R)])
+    integer_ticks(ax, R, labels)
     ax.set_xlabel("alternative $r$")
-    ax.set_ylabel(r"$\psi_{rk}$")
+    ax.set_ylabel(r"subjective probability $\psi_{rk}$")
     ax.set_ylim(0, 1)
-    ax.legend(ncol=min(K, 4), loc="upper center", bbox_to_anchor=(0.5, 1.15))
+    ax.legend(title="consequence $k$", ncol=K, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              handlelength=1.0, columnspacing=0.8, title_fontsize=9, borderaxespad=0.2)
     return ax
 
 
+def integer_ticks(ax: plt.Axes, n: int, labels: Sequence[str] | None = None, max_ticks: int = 12) -> list[int]:
+    """Label the x axis of n categories at 0..n-1 with 1..n (or ``labels``), at most ``max_ticks`` of them.
+
+    Beyond ``max_ticks`` categories only every k-th is labelled, so the labels
+    never run together; returns the labelled positions.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig, ax = plt.subplots()
+    >>> integer_ticks(ax, 30)[:4]
+    [0, 3, 6, 9]
+    >>> plt.close(fig)
+    """
+    step = max(1, int(np.ceil(n / max_ticks)))
+    positions = list(range(0, n, step))
+    ax.set_xticks(positions)
+    names = list(labels) if labels is not None else [str(r + 1) for r in range(n)]
+    ax.set_xticklabels([names[i] for i in positions])
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.grid(False, axis="x")
+    return positions
+
+
 def plot_utilities(delta: np.ndarray, ax: plt.Axes | None = None) -> plt.Axes:
-    """The utility ladder: upsilon_k as points, the increments delta as the steps between them."""
+    """The utility ladder: upsilon_k as points joined by lines, each increment delta_i labelled beside its segment.
+
+    Labels alternate between the upper-left of their segment's midpoint (the
+    1st, 3rd, ...) and its lower-right (the 2nd, 4th, ...): for a ladder that
+    never falls both corners are free of every segment, and neighbouring
+    labels lie on opposite sides, so they neither cross the line nor each
+    other, however small an increment is.
+    """
     ax = ax or plt.gca()
+    delta = np.asarray(delta, dtype=float)
     upsilon = choice.utilities(delta)
     k = np.arange(1, upsilon.size + 1)
-    ax.step(k, upsilon, where="post", color="grey", lw=1)
-    ax.plot(k, upsilon, "o", color=PALETTE[0], ms=7)
-    for i, d in enumerate(np.asarray(delta)):
-        ax.annotate(rf"$\delta_{i + 1} = {d:.2f}$", xy=(k[i] + 0.5, (upsilon[i] + upsilon[i + 1]) / 2),
-                    ha="center", va="center", fontsize=9, bbox=dict(fc="white", ec="none", alpha=0.8))
+    ax.plot(k, upsilon, "-", color="grey", lw=1.2, zorder=1)
+    ax.plot(k, upsilon, "o", color=PALETTE[0], ms=7, zorder=2)
+    bottom = -0.05
+    for i, d in enumerate(delta):
+        middle = (upsilon[i] + upsilon[i + 1]) / 2
+        above = i % 2 == 0
+        ax.annotate(rf"$\delta_{i + 1} = {d:.2f}$", xy=(k[i] + 0.5, middle),
+                    xytext=(-4, 6) if above else (4, -6), textcoords="offset points",
+                    ha="right" if above else "left", va="bottom" if above else "top", fontsize=9)
+        if not above:
+            bottom = min(bottom, middle - 0.2)  # room for a label below a low segment
     ax.set_xticks(k)
+    ax.set_xlim(k[0] - 0.3, k[-1] + 0.3)
+    ax.grid(False, axis="x")
     ax.set_xlabel("consequence $k$ (worst to best)")
     ax.set_ylabel(r"utility $\upsilon_k$")
-    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylim(bottom, 1.1)
     return ax
 
 
 def plot_expected_utilities(eta: np.ndarray, ax: plt.Axes | None = None) -> plt.Axes:
-    """Bar chart of expected utilities eta_r, the maximiser highlighted."""
+    """Bar chart of expected utilities eta_r, the maximiser highlighted (and named in a legend)."""
     ax = ax or plt.gca()
     eta = np.asarray(eta)
-    colors = [PALETTE[3] if r == np.argmax(eta) else PALETTE[0] for r in range(eta.size)]
-    ax.bar(np.arange(eta.size), eta, color=colors)
-    ax.set_xticks(np.arange(eta.size))
-    ax.set_xticklabels([str(r + 1) for r in range(eta.size)])
+    best = int(np.argmax(eta))
+    colors = [PALETTE[3] if r == best else PALETTE[0] for r in range(eta.size)]
+    bars = ax.bar(np.arange(eta.size), eta, width=0.7, color=colors)
+    integer_ticks(ax, eta.size)
     ax.set_xlabel("alternative $r$")
     ax.set_ylabel(r"expected utility $\eta_r$")
     ax.set_ylim(0, 1)
+    ax.legend([bars[best]], ["SEU maximiser"], loc="upper right")
     return ax
 
 
