@@ -117,7 +117,7 @@ def plot_utilities(delta: np.ndarray, ax: plt.Axes | None = None) -> plt.Axes:
         if not above:
             bottom = min(bottom, middle - 0.2)  # room for a label below a low segment
     ax.set_xticks(k)
-    ax.set_xlim(k[0] - 0.3, k[-1] + 0.3)
+    ax.set_xlim(k[0] - 0.75, k[-1] + 0.5)  # room for the first label on the left, the last on the right
     ax.grid(False, axis="x")
     ax.set_xlabel("consequence $k$ (worst to best)")
     ax.set_ylabel(r"utility $\upsilon_k$")
