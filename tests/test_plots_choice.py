@@ -58,3 +58,26 @@ def test_integer_ticks_label_every_category_when_few():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "5"]
     assert choice_plots.integer_ticks(ax, 25, max_ticks=10) == [0, 3, 6, 9, 12, 15, 18, 21, 24]
     plt.close(fig)
+
+
+def test_ppc_legend_sits_above_the_histogram():
+    rng = np.random.default_rng(1)
+    fig, ax = plt.subplots(figsize=(3.2, 3.2))
+    choice_plots.plot_menu_position_check(0.91, rng.binomial(98, 0.87, size=4000) / 98, ax=ax, label="share")
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    bottom_of_legend = ax.transData.inverted().transform((legend.x0, legend.y0))[1]
+    tallest = max(patch.get_height() for patch in ax.patches)
+    assert bottom_of_legend > tallest
+    plt.close(fig)
+
+
+def test_alpha_axis_has_plain_non_negative_ticks():
+    fig, ax = plt.subplots()
+    choice_plots.plot_choice_vs_alpha(np.array([0.35, 0.5, 0.62, 0.7]), np.concatenate([[0.0], np.geomspace(0.05, 500, 50)]),
+                                      ax=ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["0", "1", "3", "10", "30", "100", "300"]
+    assert ax.get_xlim()[0] == 0
+    plt.close(fig)

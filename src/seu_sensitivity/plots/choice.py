@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -25,7 +26,7 @@ __all__ = [
 
 
 def plot_choice_vs_alpha(eta: np.ndarray, alphas: np.ndarray, ax: plt.Axes | None = None) -> plt.Axes:
-    """Choice probability of every alternative of one menu as alpha grows (log-scaled x axis).
+    """Choice probability of every alternative of one menu as alpha grows (x axis linear to 1, log beyond).
 
     ``eta``: expected utilities of the menu's alternatives. The SEU maximiser's
     curve is drawn thick; the dotted line is uniform choice, 1 / menu size.
@@ -39,7 +40,12 @@ def plot_choice_vs_alpha(eta: np.ndarray, alphas: np.ndarray, ax: plt.Axes | Non
         ax.plot(alphas, probs[:, r], color=PALETTE[r % len(PALETTE)], lw=2.6 if r == best else 1.4,
                 label=rf"$\eta = {eta[r]:.2f}$" + (" (SEU max)" if r == best else ""))
     ax.axhline(1 / eta.size, color="grey", ls=":", lw=1)
-    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xscale("symlog", linthresh=1.0)  # linear on [0, 1], so that alpha = 0 is on the axis; log beyond
+    top = float(np.max(alphas))
+    ticks = [t for t in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000) if t <= top]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # plain numbers, not powers of ten
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlim(0, top)
     ax.set_xlabel(r"sensitivity $\alpha$")
     ax.set_ylabel("choice probability")
     ax.set_ylim(0, 1.02)
@@ -141,8 +147,12 @@ def plot_expected_utilities(eta: np.ndarray, ax: plt.Axes | None = None) -> plt.
 
 
 def plot_menu_position_check(observed: np.ndarray, replicated: np.ndarray, ax: plt.Axes | None = None,
-                             label: str = "statistic") -> plt.Axes:
-    """Posterior predictive check of one statistic: histogram of replications, observed value as a line."""
+                             label: str = "statistic", headroom: float = 0.3) -> plt.Axes:
+    """Posterior predictive check of one statistic: histogram of replications, observed value as a line.
+
+    The y axis leaves ``headroom`` (a share of its height) free above the
+    tallest bar for the legend.
+    """
     ax = ax or plt.gca()
     values = np.asarray(replicated, dtype=float).ravel()
     distinct = np.unique(values)
@@ -151,9 +161,10 @@ def plot_menu_position_check(observed: np.ndarray, replicated: np.ndarray, ax: p
         bins = np.append(distinct - step / 2, distinct[-1] + step / 2)
     else:
         bins = 30
-    ax.hist(values, bins=bins, color=PALETTE[0], alpha=0.6, label="replicated data")
+    heights, _, _ = ax.hist(values, bins=bins, color=PALETTE[0], alpha=0.6, label="replicated data")
     ax.axvline(float(observed), color=PALETTE[3], lw=2.2, label="observed data")
     ax.set_xlabel(label)
     ax.set_ylabel("replications")
-    ax.legend()
+    ax.set_ylim(0, float(np.max(heights)) / (1 - headroom))  # the legend sits in the free band at the top
+    ax.legend(loc="upper left")
     return ax
