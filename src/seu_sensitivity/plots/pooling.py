@@ -158,5 +158,5 @@ def predictive_densities(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.set_ylim(0.0, tallest / (1.0 - headroom))
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", frameon=True, facecolor="white", edgecolor="none", framealpha=1.0)  # hides the line
     return ax
