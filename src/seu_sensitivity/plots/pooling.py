@@ -135,19 +135,28 @@ def predictive_densities(
     observed: float | None = None,
     xlabel: str = "",
     bins: int = 80,
+    headroom: float = 0.35,
 ) -> plt.Axes:
-    """Overlaid histograms (as step lines) of predictive draws; the observed value as a vertical line."""
+    """Overlaid histograms (as step lines) of predictive draws; the observed value as a vertical line.
+
+    The y axis leaves ``headroom`` (a share of its height) free above the
+    tallest bar, where the legend goes, so the legend never covers the data.
+    """
     pooled = np.concatenate([np.asarray(s).ravel() for s in samples])
     low, high = np.quantile(pooled, [0.002, 0.998])
     edges = np.linspace(low, high, bins + 1)
+    tallest = 0.0
     for index, (sample, label) in enumerate(zip(samples, labels)):
         sample = np.asarray(sample).ravel()
-        ax.hist(sample, bins=edges, density=True, histtype="stepfilled", alpha=0.25, color=PALETTE[index])
+        heights, _, _ = ax.hist(sample, bins=edges, density=True, histtype="stepfilled", alpha=0.25,
+                                color=PALETTE[index])
+        tallest = max(tallest, float(np.max(heights)))
         ax.hist(sample, bins=edges, density=True, histtype="step", lw=1.8, color=PALETTE[index],
                 label=f"{label} (sd {np.std(sample):.1f})")
     if observed is not None:
         ax.axvline(observed, color="black", lw=1.2, label="observed")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
-    ax.legend()
+    ax.set_ylim(0.0, tallest / (1.0 - headroom))
+    ax.legend(loc="upper left", frameon=True, facecolor="white", edgecolor="none", framealpha=1.0)  # hides the line
     return ax
