@@ -24,7 +24,7 @@ PILOT_COLUMNS = ["cell_id", "llm", "task", "temperature", "K", "M"]
 PILOT_LLMS = ["gpt-4o", "claude-sonnet-4"]
 PILOT_TASKS = ["insurance", "ellsberg"]
 
-#: the calibrated m_01 prior per pilot task
+#: the m_01 prior the pilot studies chose per task (LogNormal(3.0, 0.75) insurance, (3.5, 0.75) Ellsberg)
 TASK_PRIORS: dict[str, M01Priors] = {
     "insurance": M01Priors(alpha_mu=3.0, alpha_sd=0.75),
     "ellsberg": M01Priors(alpha_mu=3.5, alpha_sd=0.75),

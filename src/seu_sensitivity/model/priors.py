@@ -15,7 +15,7 @@ class M01Priors:
     """Priors of the single-cell model m_01.
 
     alpha ~ LogNormal(alpha_mu, alpha_sd); beta ~ Normal(0, beta_sd) elementwise;
-    delta ~ Dirichlet(1). The pilot studies calibrated (3.0, 0.75) for the
+    delta ~ Dirichlet(1). The pilot studies chose (3.0, 0.75) for the
     K = 3 insurance task and (3.5, 0.75) for the K = 4 Ellsberg task.
     """
 

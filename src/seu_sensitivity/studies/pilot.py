@@ -2,7 +2,7 @@
 
 Two LLMs x two tasks x five sampling temperatures (20 cells,
 :func:`seu_sensitivity.datasets.factorial_pilot`), with the task's
-calibrated m_01 prior (:data:`~seu_sensitivity.datasets.TASK_PRIORS`) and
+m_01 prior the pilot studies chose (:data:`~seu_sensitivity.datasets.TASK_PRIORS`) and
 the tasks as utility groups (3 consequences for insurance, 4 for Ellsberg).
 Factor order (gpt-4o and insurance first, the treatment references) comes
 from the loader's Categoricals. The fits of the application chapter are
