@@ -5,7 +5,8 @@ the 20 pilot datasets dealt into K folds by base problem (the same menus
 held out in every dataset of a task), and on every fold the three models
 refitted on the rest: m_01 on each dataset (20 fits, refitted once with a
 smaller step size after a divergence), the hierarchical h_m01 and complete
-pooling, all with the chapter's sampling preset. For each fold and model it
+pooling, all with the chapter's sampling preset capped at
+``inference.kfold.MAX_DRAWS`` draws per chain (``study_refits``). For each fold and model it
 records the wall time of this run and the sampler's own time recorded when
 the fit was run (the same figure whether this run sampled or loaded it from
 the cache), then the elpd_kfold table.

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from seu_sensitivity.inference.kfold import (
+    MAX_DRAWS,
     grouped_folds,
     heldout_log_likelihood,
     kfold,
@@ -167,12 +168,43 @@ def test_kfold_scores_each_observation_once_by_a_fit_that_did_not_see_it(cells):
     assert pointwise.attrs["seconds"].shape == (3, 1)
 
 
-def test_study_refits_name_the_three_models_and_refuse_unknown_ones():
-    class FakeStudy:  # only the interface study_refits reads
-        pass
+def test_study_refits_rebuild_the_study_on_the_training_data_and_move_the_seeds(cells):
+    calls = []
 
-    refits = study_refits(FakeStudy(), {"chains": 1}, {"independent": {}, "hierarchical": {}, "pooled": {}})
+    class FakeStudy:  # the interface study_refits reads: the fields, from_cells and the three fit methods
+        cells, formula, groups, cell_priors, priors, pooled_formula = "table", "~ x", {}, {}, None, "~ 1"
+
+        def __init__(self, data=None):
+            self.data = data
+
+        @classmethod
+        def from_cells(cls, table, data, formula, **options):
+            assert (table, formula, options["pooled_formula"]) == ("table", "~ x", "~ 1")
+            return cls(data)
+
+        def _record(self, model, **kwargs):
+            calls.append((model, sorted(self.data), kwargs))
+            return type("Fits", (), {"fits": "the m_01 fits"})() if model == "independent" else "an h_m01 fit"
+
+        def fit_independent(self, **kwargs):
+            return self._record("independent", **kwargs)
+
+        def fit_hierarchical(self, **kwargs):
+            return self._record("hierarchical", **kwargs)
+
+        def fit_pooled(self, **kwargs):
+            return self._record("pooled", **kwargs)
+
+    options = {"independent": {"seed": 10}, "hierarchical": {"seed": 20, "adapt_delta": 0.9}, "pooled": {"seed": 30}}
+    refits = study_refits(FakeStudy(), {"chains": 4, "warmup": 500, "draws": 2000}, options, seed_step=100)
     assert list(refits) == ["independent", "hierarchical", "complete pooling"]
+    train = {c: cells[c] for c in ("a", "b")}
+    assert refits["independent"](train, 0) == "the m_01 fits"
+    assert refits["complete pooling"](train, 2) == "an h_m01 fit"
+    refits["hierarchical"](train, 1)
+    assert [(m, kw["seed"]) for m, _, kw in calls] == [("independent", 110), ("pooled", 330), ("hierarchical", 220)]
+    assert all(data == ["a", "b"] and kw["draws"] == MAX_DRAWS and kw["chains"] == 4 for _, data, kw in calls)
+    assert calls[2][2]["adapt_delta"] == 0.9
     with pytest.raises(ValueError, match="unknown model"):
         study_refits(FakeStudy(), {}, {"hierarchial": {}})
 

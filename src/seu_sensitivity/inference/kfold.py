@@ -54,6 +54,7 @@ __all__ = [
     "study_refits",
     "KFOLD_SEED",
     "FOLD_SEED_STEP",
+    "MAX_DRAWS",
 ]
 
 #: seed of the deal of base problems into folds
@@ -62,6 +63,11 @@ KFOLD_SEED = 20250824
 #: fold f refits a model with the model's seed + FOLD_SEED_STEP * (f + 1); the
 #: independent fits use seed + i for cell i, so the step keeps the seeds apart
 FOLD_SEED_STEP = 1000
+
+#: draws per chain of a fold's refit at most: a log predictive density (a
+#: posterior mean of the likelihood) needs fewer draws than R-hat <= 1.01 on
+#: slowly mixing utilities, and K refits of every model are the cost
+MAX_DRAWS = 500
 
 #: a model's refit on one fold: (training cells, fold index) -> posterior. The
 #: posterior is an h_m01 InferenceData (dimension ``cell``) or a mapping
@@ -301,11 +307,15 @@ def study_refits(study: Any, sampling: Mapping[str, Any], fit_options: Mapping[s
     training cells (formula, utility groups, m_01 and h_m01 priors, pooled
     formula) and fits one model with ``sampling`` and its ``fit_options``
     (as the study's ``fit_independent``, ``fit_hierarchical`` and
-    ``fit_pooled`` take them), the seed moved by ``seed_step * (fold + 1)``.
+    ``fit_pooled`` take them, with at most :data:`MAX_DRAWS` draws per chain),
+    the seed moved by ``seed_step * (fold + 1)``.
     Keys: ``"independent"``, ``"hierarchical"``, ``"complete pooling"`` (as
     in the PSIS-LOO table), for the models ``fit_options`` names.
     """
     names = {"independent": "independent", "hierarchical": "hierarchical", "pooled": "complete pooling"}
+    sampling = dict(sampling)
+    if "draws" in sampling:
+        sampling["draws"] = min(int(sampling["draws"]), MAX_DRAWS)
 
     def training_study(train: Mapping[str, CellData]) -> Any:
         return type(study).from_cells(study.cells, dict(train), study.formula, utility_group=study.groups,
