@@ -166,6 +166,8 @@ def test_kfold_scores_each_observation_once_by_a_fit_that_did_not_see_it(cells):
         expected = choice.log_likelihood(12.0, truth[c][1][0], cell.I, cell.y)
         np.testing.assert_allclose(pointwise.loc[pointwise["cell"] == c, "truth"], expected, rtol=1e-10)
     assert pointwise.attrs["seconds"].shape == (3, 1)
+    pointwise["task"] = pointwise["cell"].map(STRATA)  # an added label column is not taken for a model
+    assert kfold_compare(pointwise[pointwise["task"] == "task 1"]).index.tolist() == ["truth"]
 
 
 def test_study_refits_rebuild_the_study_on_the_training_data_and_move_the_seeds(cells):

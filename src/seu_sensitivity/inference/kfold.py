@@ -220,7 +220,8 @@ def kfold(
     without ``strata`` the cell and the menu), ``fold``, and one column per model holding the
     observation's elpd contribution (:func:`pointwise_elpd` of the refit that
     did not see it). ``attrs["seconds"]`` is a fold x model table of the
-    time each refit took in this call (loading a cached fit is fast), and
+    time each refit took in this call (loading a cached fit is fast),
+    ``attrs["models"]`` the models' names, and
     ``attrs["sampling_seconds"]`` the sampler's recorded time, summed over a
     model's fits (NaN where a fit did not record it).
     """
@@ -251,6 +252,7 @@ def kfold(
             del posterior
             if progress is not None:
                 progress(f"fold {fold + 1}/{len(k_values)}: {name} {seconds.loc[fold, name]:.1f} s")
+    pointwise.attrs["models"] = list(models)
     pointwise.attrs["seconds"] = seconds
     pointwise.attrs["sampling_seconds"] = sampled
     return pointwise
@@ -266,7 +268,8 @@ def kfold_compare(pointwise: pd.DataFrame, models: Sequence[str] | None = None, 
     """elpd_kfold of each model, its standard error, and differences from the best, best first.
 
     ``pointwise`` is :func:`kfold`'s table (or any table with one column of
-    elpd contributions per model). The standard errors treat the units named
+    elpd contributions per model; ``models`` defaults to :func:`kfold`'s
+    models, else every floating-point column). The standard errors treat the units named
     by ``by`` as exchangeable: the contributions are summed within each unit
     (a column, or columns, of ``pointwise``; None: each observation is a
     unit) and SE = sqrt(n var) over the n unit sums, as for the difference
@@ -279,8 +282,9 @@ def kfold_compare(pointwise: pd.DataFrame, models: Sequence[str] | None = None, 
     >>> kfold_compare(table, ["a", "b"])[["elpd_kfold", "se", "elpd_diff", "dse"]].round(3).to_dict("index")
     {'a': {'elpd_kfold': -6.0, 'se': 2.0, 'elpd_diff': 0.0, 'dse': 0.0}, 'b': {'elpd_kfold': -7.5, 'se': 1.5, 'elpd_diff': 1.5, 'dse': 0.5}}
     """
-    if models is None:
-        models = [c for c in pointwise.columns if c not in {"cell", "row", "menu", "fold", "problem"}]
+    if models is None:  # kfold's models, else every floating-point column
+        models = pointwise.attrs.get("models") or [
+            c for c in pointwise.columns if pd.api.types.is_float_dtype(pointwise[c]) and c not in {"row", "fold"}]
     models = list(models)
     if pointwise[models].isna().any().any():
         bad = [m for m in models if pointwise[m].isna().any()]
