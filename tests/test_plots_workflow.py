@@ -215,3 +215,32 @@ def test_chain_means_colours_a_chain_in_another_mode_apart():
     with pytest.raises(ValueError, match=r"chain\(s\) \[3\] are in no mode"):
         impl.chain_means(axes, chain_summary(idata, ["lp", "delta"]), [[2], [0, 1]])
     plt.close(fig)
+
+
+@pytest.mark.parametrize("limits", [(0.8, 500.0), (6.0, 120.0), (12.0, 45.0), (1e-3, 1e4)])
+def test_log_axis_gives_plain_labels_a_reader_can_read_values_from(ax, limits):
+    """Every major tick inside the limits, labelled as a plain number (no 10^k, no 3x10^-1), and enough of them."""
+    ax.plot(limits, [0, 1])
+    ax.set_xlim(*limits)
+    impl.log_axis(ax)
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if limits[0] <= t <= limits[1]]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert ax.get_xscale() == "log" and ax.get_xlim() == pytest.approx(limits)
+    assert len(ticks) >= 3
+    assert labels == [f"{t:g}" for t in ticks]
+    assert not any("10^" in label or "times" in label or "$" in label for label in labels)
+    with pytest.raises(ValueError):
+        impl.readable_log_ticks(0.0, 10.0)
+
+
+def test_prior_alpha_intervals_from_exact_quantiles(ax):
+    """Given a quantile table (cells x probabilities), the intervals are its values, on a readable log axis."""
+    table = pd.DataFrame({0.05: [3.2, 1.0], 0.25: [9.0, 6.0], 0.5: [20.0, 20.0], 0.75: [45.0, 70.0], 0.95: [125.0, 388.0]})
+    impl.prior_alpha_intervals(ax, ["reference", "far"], quantiles=table)
+    thin = ax.collections[0].get_segments()
+    assert [tuple(seg[:, 0]) for seg in thin] == [(3.2, 125.0), (1.0, 388.0)]
+    assert [line.get_xdata().tolist() for line in ax.lines if line.get_marker() == "o"][0] == [20.0, 20.0]
+    assert {t.get_text() for t in ax.get_xticklabels()} >= {"1", "10", "100"}
+    with pytest.raises(ValueError, match="either"):
+        impl.prior_alpha_intervals(ax, ["a"], np.ones((10, 1)), quantiles=table)

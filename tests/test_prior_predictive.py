@@ -189,3 +189,27 @@ def test_per_cell_statistic_and_concentration():
     assert values[0] > 2 * values[1]
     replicated = np.stack([data.y, data.y, data.y])
     np.testing.assert_allclose(pp.per_cell_statistic(data, replicated), np.tile(values, (3, 1)))
+
+
+def test_alpha_prior_quantiles_match_direct_simulation():
+    priors = HM01Priors(gamma0_mu=2.5, gamma0_sd=0.8, gamma_sd=0.6, sigma_cell_sd=0.7)
+    probs = (0.05, 0.5, 0.95)
+    exact = pp.alpha_prior_quantiles(SEED_DESIGN, priors, probs)
+    assert exact.shape == (SEED_DESIGN.J, 3) and exact.index.tolist() == SEED_DESIGN.cell_ids
+    draws = pp.draw_regression_prior(SEED_DESIGN, priors, n_draws=200_000, seed=3)
+    log_alpha = draws["log_alpha"]
+    # share of draws below each exact quantile: binomial, within 4 SEs of p
+    for j, cell in enumerate(SEED_DESIGN.cell_ids):
+        for p in probs:
+            share = np.mean(log_alpha[:, j] <= np.log(exact.loc[cell, p]))
+            assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / log_alpha.shape[0])
+
+
+def test_alpha_prior_quantiles_reduce_to_the_lognormal_without_cell_spread():
+    priors = HM01Priors(gamma0_mu=3.0, gamma0_sd=0.5, gamma_sd=0.4, sigma_cell_sd=1e-9)
+    q = pp.alpha_prior_quantiles(SEED_DESIGN, priors, (0.05, 0.95))
+    sd = pp.log_alpha_prior_moments(SEED_DESIGN, priors)["sd"].to_numpy()
+    assert np.allclose(q[0.95], np.exp(3.0 + 1.6448536269514722 * sd), rtol=1e-8)
+    assert np.allclose(q[0.05], np.exp(3.0 - 1.6448536269514722 * sd), rtol=1e-8)
+    with pytest.raises(ValueError, match="probs"):
+        pp.alpha_prior_quantiles(SEED_DESIGN, priors, (0.5, 1.0))

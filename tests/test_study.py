@@ -402,10 +402,16 @@ def test_cell_ppc_table_on_replications_equal_to_the_data():
     assert table.loc["b", "consistency"] == pytest.approx(1.0)
     np.testing.assert_allclose(table["p consistency"], 0.5)  # all ties
     np.testing.assert_allclose(table["share coverage"], 1.0)
+    np.testing.assert_allclose(table["consistency lower"], table["consistency"])
+    assert table.loc["b", "1st in pool order"] == pytest.approx(0.5)
+    np.testing.assert_allclose(table["p 1st in pool order"], 0.5)
     # replications that always pick the first position: cell b's 2nd-position choices fall outside
     y_first = np.ones_like(y_rep)
     table = st.cell_ppc_table(stacked, az.from_dict(posterior_predictive={"y": y_first}, dims={"y": ["obs"]}))
     assert table.loc["b", "share coverage"] < 1.0
+    # every replication puts all choices on the 1st position: the observed share is below all of them
+    assert table.loc["b", "p 1st in pool order"] == pytest.approx(1.0)
+    assert table.loc["a", "p consistency"] == pytest.approx(1.0)  # replications always consistent
     draws = st.cell_consistency_draws(stacked, idata)
     assert draws["a"][0] == pytest.approx(0.5) and np.all(draws["a"][1] == 0.5)
     short = az.from_dict(posterior_predictive={"y": y_rep[..., :-1]}, dims={"y": ["obs"]})
@@ -450,9 +456,12 @@ def test_study_forest_plot_lays_out_panels_from_the_factors():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["temperature = 0", "temperature = 1",
                                                                       "temperature = 2"]
     plt.close(fig)
-    fig = study.ppc_plot("independent", ncols=3)
-    assert sum(a.get_visible() for a in fig.axes) == 6
-    assert fig.axes[0].get_title() == "insurance × temperature 0"
+    fig = study.ppc_plot("independent")
+    # a panel per task, the temperatures along x, one shared and labelled y axis
+    assert [ax.get_title() for ax in fig.axes] == ["insurance", "ellsberg"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "1", "2"]
+    assert "answered alike" in fig.axes[0].get_ylabel()
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
     plt.close(fig)
 
 

@@ -36,7 +36,7 @@ import xarray as xr
 from scipy import stats
 
 __all__ = ["draws_of", "tails", "summarise", "regression_summary", "effects_table", "contrast", "regression_mean",
-           "heterogeneity"]
+           "heterogeneity", "prior_pull"]
 
 
 def draws_of(idata: az.InferenceData, var: str) -> xr.DataArray:
@@ -198,20 +198,27 @@ def contrast(
     return values.values @ w
 
 
-def regression_mean(idata: az.InferenceData) -> xr.DataArray:
+def regression_mean(idata: az.InferenceData, X: pd.DataFrame | None = None) -> xr.DataArray:
     """gamma0 + X_j gamma for every cell and draw: the regression line log(alpha_j) is pooled towards.
 
-    X is read from the fit's ``constant_data`` (h_m01 stores it there), so the
-    result is exactly what the model used. Dimensions (sample, cell).
+    Without ``X``, X is read from the fit's ``constant_data`` (h_m01 stores
+    it there), so the result is exactly what the model used. ``X`` (rows:
+    cells or any new points, columns: the fit's predictors, matched by name)
+    evaluates the line elsewhere, e.g. on a grid of temperatures.
+    Dimensions (sample, cell).
 
-    >>> import numpy as np, arviz as az
+    >>> import numpy as np, arviz as az, pandas as pd
     >>> idata = az.from_dict(posterior={"gamma0": np.array([[3.0]]), "gamma": np.array([[[0.5]]])},
     ...                      constant_data={"X": np.array([[0.0], [1.0]])},
     ...                      dims={"gamma": ["predictor"], "X": ["cell", "predictor"]},
     ...                      coords={"cell": ["a", "b"], "predictor": ["p"]})
     >>> regression_mean(idata).values.tolist()
     [[3.0, 3.5]]
+    >>> regression_mean(idata, pd.DataFrame({"p": [2.0]}, index=["new"])).values.tolist()
+    [[4.0]]
     """
+    if X is not None:
+        return _line_at(idata, X)
     if "constant_data" not in idata.groups() or "X" not in idata.constant_data:
         raise KeyError("regression_mean: the fit has no constant_data X (fit h_m01 with seu.fit)")
     X = idata.constant_data["X"]
@@ -225,6 +232,25 @@ def regression_mean(idata: az.InferenceData) -> xr.DataArray:
     X = X.rename({X.dims[1]: predictor_dim}) if X.dims[1] != predictor_dim else X
     line = gamma0 + xr.dot(X, gamma, dim=predictor_dim)
     return line.transpose("sample", cell_dim)
+
+
+def _line_at(idata: az.InferenceData, X: pd.DataFrame) -> xr.DataArray:
+    """gamma0 + X gamma at the rows of ``X``, whose columns name the fit's predictors (every one, in any order)."""
+    gamma0 = draws_of(idata, "gamma0")
+    index = pd.Index([str(i) for i in X.index], name="cell")
+    if "gamma" not in idata.posterior or X.shape[1] == 0:
+        if X.shape[1]:
+            raise KeyError(f"regression_mean: the fit has no coefficients, X has columns {list(X.columns)}")
+        values = np.repeat(gamma0.values[:, None], len(X), axis=1)
+    else:
+        gamma = draws_of(idata, "gamma")
+        labels = [str(label) for label in gamma[gamma.dims[1]].values]
+        columns = [str(c) for c in X.columns]
+        if sorted(columns) != sorted(labels):
+            raise KeyError(f"regression_mean: X has columns {columns}, the fit's predictors are {labels}")
+        weights = X.set_axis(columns, axis=1)[labels].to_numpy(dtype=float)
+        values = gamma0.values[:, None] + gamma.values @ weights.T
+    return xr.DataArray(values, dims=["sample", "cell"], coords={"cell": index.to_numpy()})
 
 
 def heterogeneity(
@@ -262,3 +288,25 @@ def heterogeneity(
     table = pd.DataFrame.from_dict(rows, orient="index", columns=columns).astype(float)
     table.attrs["prob"] = prob
     return table
+
+
+def prior_pull(median: np.ndarray | float, sd: np.ndarray | float, prior_mu: np.ndarray | float,
+               prior_sd: np.ndarray | float) -> np.ndarray:
+    """How far a Normal(prior_mu, prior_sd) prior pulled a posterior centre, in the normal approximation.
+
+    With a normal likelihood centred at L and a posterior of centre ``median``
+    and sd ``sd``, the prior's weight is w = sd**2 / prior_sd**2, the posterior
+    centre is (1 - w) L + w prior_mu, and the pull median - L equals
+    w / (1 - w) * (prior_mu - median). Negative: the prior pulled the
+    estimate down. Used on log(alpha) of an m_01 fit, whose prior is
+    LogNormal(prior_mu, prior_sd), it says how much of the estimate is the
+    cell's own prior rather than its choices. NaN where w >= 1 (the posterior
+    is no narrower than the prior, so no likelihood centre follows).
+
+    >>> float(prior_pull(4.0, 0.3, 3.0, 0.6))    # w = 0.25: a third of (3 - 4)
+    -0.3333333333333333
+    """
+    median, sd, prior_mu, prior_sd = (np.asarray(v, dtype=float) for v in (median, sd, prior_mu, prior_sd))
+    w = sd**2 / prior_sd**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(w < 1, w / (1 - w) * (prior_mu - median), np.nan)

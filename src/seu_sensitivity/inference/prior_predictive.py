@@ -36,6 +36,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, stats
 from scipy.stats import binom
 
 from seu_sensitivity.inference.effects import tails
@@ -49,6 +50,7 @@ __all__ = [
     "PriorPredictive",
     "draw_regression_prior",
     "log_alpha_prior_moments",
+    "alpha_prior_quantiles",
     "menu_behaviour",
     "prior_predictive",
     "recovery_table",
@@ -80,8 +82,8 @@ def log_alpha_prior_moments(
     gamma0 ~ N(mu0, s0), gamma_p ~ N(0, s_gamma), sigma_cell ~ HalfNormal(s_sigma),
     z_j ~ N(0, 1), so E[log alpha_j] = mu0 and
     Var[log alpha_j] = s0^2 + |x_j|^2 s_gamma^2 + s_sigma^2 (E[sigma_cell^2] = s_sigma^2).
-    The distribution is not exactly normal (sigma_cell z_j is a scale mixture),
-    so quantiles come from simulation. With ``sigma_cell`` given, it is held at
+    The distribution is not exactly normal (sigma_cell z_j is a scale mixture);
+    :func:`alpha_prior_quantiles` gives its exact quantiles. With ``sigma_cell`` given, it is held at
     that value (as ``fit(..., fixed={"sigma_cell": s})`` does) instead of drawn:
     the last term is s^2 and the prior of log alpha_j is exactly normal.
 
@@ -101,6 +103,41 @@ def log_alpha_prior_moments(
         {"mean": np.full(X.shape[0], priors.gamma0_mu), "sd": np.sqrt(variance)},
         index=_design_matrix(design).index,
     )
+
+
+def alpha_prior_quantiles(
+    design: Design | pd.DataFrame, priors: HM01Priors = HM01Priors(),
+    probs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95), *, nodes: int = 120,
+) -> pd.DataFrame:
+    """Exact prior quantiles of alpha_j for each cell (rows: cells, columns: ``probs``).
+
+    Given sigma_cell, log alpha_j is normal with mean mu0 and variance
+    s0^2 + |x_j|^2 s_gamma^2 + sigma_cell^2, so its CDF is an expectation over
+    the half-normal sigma_cell = s_sigma |u|, u ~ N(0, 1). Gauss-Hermite
+    quadrature in u (``nodes`` points) is exact to rounding for this smooth
+    integrand, and root finding inverts the CDF. Quantiles of a few hundred
+    prior draws are off by a lot in the upper tail of this heavy-tailed prior.
+
+    >>> from seu_sensitivity.model.design import factorial_design
+    >>> q = alpha_prior_quantiles(factorial_design({"llm": ["a", "b"]}), probs=(0.5,))
+    >>> bool(np.allclose(q[0.5], np.exp(3.0)))
+    True
+    """
+    X = _design_matrix(design)
+    probs = [float(p) for p in probs]
+    if not all(0 < p < 1 for p in probs):
+        raise ValueError(f"probs must lie strictly between 0 and 1, got {probs}")
+    fixed_variance = priors.gamma0_sd**2 + (X.to_numpy(dtype=float) ** 2).sum(axis=1) * priors.gamma_sd**2
+    u, weights = np.polynomial.hermite_e.hermegauss(nodes)
+    weights = weights / weights.sum()
+    mu = priors.gamma0_mu
+
+    def quantile(p: float, variance: float) -> float:
+        sd = np.sqrt(variance + (priors.sigma_cell_sd * u) ** 2)
+        cdf_gap = lambda t: float(weights @ stats.norm.cdf((t - mu) / sd)) - p  # noqa: E731
+        return float(np.exp(optimize.brentq(cdf_gap, mu - 20 * sd.max(), mu + 20 * sd.max(), xtol=1e-12)))
+
+    return pd.DataFrame([[quantile(p, v) for p in probs] for v in fixed_variance], index=X.index, columns=probs)
 
 
 def draw_regression_prior(

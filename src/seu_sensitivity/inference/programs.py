@@ -228,7 +228,7 @@ def switched_lines(model_or_code: str, switch: str) -> dict[str, list[str]]:
 
 #: ``belief_scale="auto"`` samples a cell's beliefs in units of 1 + alpha |c|
 #: when it has at least this many choices per belief coordinate, (K - 1) D.
-#: Measured (README, "Which cells get scaled beliefs"): the simulated cells of
+#: Measured (docs/decisions.md, benchmarks/results/belief_scale.json): the simulated cells of
 #: the formulation and implementation chapters (15 and 50 choices per
 #: coordinate) mix far better scaled; the pilot's cells (3 to 4.7) far worse.
 SCALED_BELIEFS_MIN_CHOICES = 10.0

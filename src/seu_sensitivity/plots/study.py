@@ -4,7 +4,12 @@
   and a row per level of one factor, one or more estimates side by side
   (independent, hierarchical, pooled);
 * :func:`shrinkage_plot`: independent -> hierarchical log(alpha) per cell,
-  against the regression line;
+  against the regression line (through the fit with one delta per cell, when
+  there is one);
+* :func:`regression_band_plot`: the regression line of alpha along a numeric
+  factor with its band, and per-cell estimates as points;
+* :func:`effect_panels`: multiplicative effects on alpha in labelled groups,
+  one panel each, on a shared log axis with plain tick labels;
 * :func:`ppc_grid`: one small predictive check per cell;
 * :func:`statistic_lines`: a statistic of the data against one factor, a line
   per combination of two others.
@@ -30,10 +35,28 @@ import pandas as pd
 
 from seu_sensitivity.plots import PALETTE
 
-__all__ = ["forest_plot", "shrinkage_plot", "ppc_grid", "statistic_lines", "ESTIMATE_COLORS"]
+__all__ = ["forest_plot", "shrinkage_plot", "regression_band_plot", "effect_panels", "ppc_grid", "statistic_lines",
+           "ESTIMATE_COLORS", "log_ticks"]
 
 #: one colour per estimate, the same in every figure of a study
-ESTIMATE_COLORS = {"independent": PALETTE[0], "hierarchical": PALETTE[1], "pooled": PALETTE[2], "line": "black"}
+ESTIMATE_COLORS = {"independent": PALETTE[0], "hierarchical": PALETTE[1], "pooled": PALETTE[2], "line": "black",
+                   "hierarchical_own_delta": PALETTE[4]}
+
+_STEPS = (1.0, 2.0, 3.0, 5.0)
+
+
+def log_ticks(ax: plt.Axes, axis: str = "x", steps: Sequence[float] = _STEPS) -> None:
+    """Plain-number ticks on a log axis at ``steps`` x powers of ten (1, 2, 3, 5, 10, 20, ...), no minor labels.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> fig, ax = plt.subplots(); ax.set_xscale("log"); _ = ax.set_xlim(0.25, 4); log_ticks(ax)
+    >>> fig.canvas.draw(); [t.get_text() for t in ax.get_xticklabels() if 0.25 <= t.get_position()[0] <= 4]
+    ['0.3', '0.5', '1', '2', '3']
+    """
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(mticker.LogLocator(base=10, subs=tuple(steps)))
+    target.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_locator(mticker.NullLocator())
 
 
 def _levels(series: pd.Series) -> list:
@@ -127,7 +150,10 @@ def shrinkage_plot(table: pd.DataFrame, ax: plt.Axes | None = None, labels: Sequ
     ``table`` is :meth:`seu_sensitivity.studies.study.Study.shrinkage`. Cells
     are rows; a cross marks the pooled estimate when the table has one. An
     arrow that ends near the bar is a cell pulled to its regression
-    prediction; a short arrow, a cell whose own data dominate.
+    prediction; a short arrow, a cell whose own data dominate. When the
+    table has the fit with one delta per cell (``own_delta``), the arrow
+    passes through it (a diamond, with its own regression line as a thin
+    bar): the first step is pooling alpha, the second sharing delta.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 0.32 * len(table) + 1.2))
@@ -137,20 +163,127 @@ def shrinkage_plot(table: pd.DataFrame, ax: plt.Axes | None = None, labels: Sequ
               lw=1.0, alpha=0.6)
     ax.hlines(rows + 0.18, table["hierarchical_lower"], table["hierarchical_upper"],
               color=ESTIMATE_COLORS["hierarchical"], lw=1.0, alpha=0.6)
-    for row, start, end in zip(rows, table["independent"], table["hierarchical"]):
-        ax.annotate("", xy=(end, row + 0.18), xytext=(start, row - 0.18),
-                    arrowprops=dict(arrowstyle="->", color="0.35", lw=1.0))
+    for i, (row, start, end) in enumerate(zip(rows, table["independent"], table["hierarchical"])):
+        if "own_delta" in table.columns:  # two steps: pooling alpha (own delta), then sharing delta
+            middle = table["own_delta"].iloc[i]
+            ax.annotate("", xy=(middle, row), xytext=(start, row - 0.18),
+                        arrowprops=dict(arrowstyle="->", color="0.35", lw=1.0))
+            ax.annotate("", xy=(end, row + 0.18), xytext=(middle, row),
+                        arrowprops=dict(arrowstyle="->", color="0.35", lw=1.0))
+        else:
+            ax.annotate("", xy=(end, row + 0.18), xytext=(start, row - 0.18),
+                        arrowprops=dict(arrowstyle="->", color="0.35", lw=1.0))
     ax.plot(table["independent"], rows - 0.18, "o", color=ESTIMATE_COLORS["independent"], ms=4, label="independent")
     ax.plot(table["hierarchical"], rows + 0.18, "o", color=ESTIMATE_COLORS["hierarchical"], ms=4, label="hierarchical")
     ax.plot(table["line"], rows, "|", color=ESTIMATE_COLORS["line"], ms=12, mew=2, label="regression line")
+    if "own_delta" in table.columns:
+        colour = ESTIMATE_COLORS["hierarchical_own_delta"]
+        ax.plot(table["own_delta"], rows, "D", color=colour, ms=4, label="hierarchical, own δ")
+        ax.plot(table["line_own_delta"], rows, "|", color=colour, ms=9, mew=1.5, label="own-δ regression line")
     if "pooled" in table.columns:
         ax.plot(table["pooled"], rows, "x", color=ESTIMATE_COLORS["pooled"], ms=6, label="complete pooling")
     ax.set_yticks(rows)
     ax.set_yticklabels(labels)
     ax.set_ylim(len(table) - 0.5, -0.5)
     ax.set_xlabel(rf"$\log\alpha$ (median, {table.attrs.get('prob', 0.9):.0%} interval)")
-    ax.legend(loc="lower right", fontsize=8)
+    # below the axes: inside, the legend would cover the intervals of the last rows
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3, fontsize=9, frameon=False)
     return ax
+
+
+def regression_band_plot(
+    lines: pd.DataFrame,
+    points: pd.DataFrame,
+    *,
+    x: str,
+    panel: str,
+    colour: str,
+    xlabels: Mapping[object, str] | None = None,
+    points_label: str = "independent fits",
+    line_label: str = "regression line",
+    figsize: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """alpha along ``x``: the regression line and its band, and per-cell estimates, a panel per level of ``panel``.
+
+    ``lines`` has the columns ``panel``, ``colour``, ``x`` and ``median``,
+    ``lower``, ``upper`` on the log scale
+    (:meth:`~seu_sensitivity.studies.study.Study.regression_lines`);
+    ``points`` the same factors and ``alpha``, ``alpha_lower``,
+    ``alpha_upper`` on the natural scale
+    (:meth:`~seu_sensitivity.studies.study.Study.estimates`). The y axis is
+    alpha on a log scale with plain tick labels (10, 20, 30, 50, 100);
+    each level of ``colour`` has its colour, its points nudged sideways so
+    the intervals do not overlap. ``xlabels`` maps a panel level to its x-axis
+    label (default ``x``). Panels share the y axis.
+    """
+    panel_levels = _levels(points[panel])
+    colour_levels = _levels(points[colour])
+    prob = lines.attrs.get("prob", points.attrs.get("prob", 0.9))
+    fig, axes = plt.subplots(1, len(panel_levels), figsize=figsize or (4.0 * len(panel_levels) + 0.4, 3.8),
+                             sharey=True, squeeze=False)
+    for ax, level in zip(axes[0], panel_levels):
+        span = np.ptp(points.loc[points[panel].astype(str) == str(level), x].to_numpy(float)) or 1.0
+        nudge = (np.arange(len(colour_levels)) - (len(colour_levels) - 1) / 2) * 0.025 * span
+        for k, group in enumerate(colour_levels):
+            color = PALETTE[k % len(PALETTE)]
+            line = _select(lines, (panel, colour), (level, group)).sort_values(x)
+            ax.fill_between(line[x], np.exp(line["lower"]), np.exp(line["upper"]), color=color, alpha=0.18, lw=0)
+            ax.plot(line[x], np.exp(line["median"]), color=color, lw=2)
+            part = _select(points, (panel, colour), (level, group)).sort_values(x)
+            ax.errorbar(part[x].to_numpy(float) + nudge[k], part["alpha"],
+                        yerr=[part["alpha"] - part["alpha_lower"], part["alpha_upper"] - part["alpha"]],
+                        fmt="o", color=color, ms=4.5, lw=1.2, capsize=0, mfc="white", mew=1.4)
+        ax.set_yscale("log")
+        log_ticks(ax, "y")
+        ax.set_title(str(level))
+        ax.set_xlabel((xlabels or {}).get(level, x))
+    axes[0, 0].set_ylabel(rf"$\alpha$ (log scale)")
+    handles = [plt.Line2D([], [], color=PALETTE[k % len(PALETTE)], lw=6, alpha=0.4, label=f"{g}")
+               for k, g in enumerate(colour_levels)]
+    handles += [plt.Line2D([], [], color="0.3", lw=2, label=f"{line_label}, median and {prob:.0%} band"),
+                plt.Line2D([], [], color="0.3", marker="o", mfc="white", ls="-", lw=1.2,
+                           label=f"{points_label}, median and {prob:.0%} interval")]
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.01))
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    return fig
+
+
+def effect_panels(
+    groups: Mapping[str, pd.DataFrame],
+    *,
+    xlabel: str = r"multiplicative effect on $\alpha$",
+    columns: tuple[str, str, str] = ("centre", "lower", "upper"),
+    color: str | None = None,
+    width: float = 8.0,
+) -> plt.Figure:
+    """Multiplicative effects in labelled groups: one panel per group, stacked, on a shared log axis.
+
+    ``groups`` maps a panel title to a table indexed by row label with the
+    ``columns`` (centre, lower and upper of the factor on alpha; 1 is no
+    effect, marked by a dotted line). Panel heights follow their row counts;
+    ticks are plain numbers (0.3, 0.5, 1, 2, 3).
+    """
+    if not groups:
+        raise ValueError("effect_panels: no groups")
+    sizes = [len(t) for t in groups.values()]
+    fig, axes = plt.subplots(len(groups), 1, sharex=True, squeeze=False,
+                             figsize=(width, 0.36 * sum(sizes) + 0.75 * len(groups) + 0.6),
+                             gridspec_kw={"height_ratios": [n + 0.8 for n in sizes]})
+    centre, lower, upper = columns
+    for ax, (title, table) in zip(axes[:, 0], groups.items()):
+        rows = np.arange(len(table))
+        ax.hlines(rows, table[lower], table[upper], color=color or PALETTE[1], lw=1.8)
+        ax.plot(table[centre], rows, "o", color=color or PALETTE[1], ms=5)
+        ax.set_yticks(rows)
+        ax.set_yticklabels([str(i) for i in table.index])
+        ax.set_ylim(len(table) - 0.5, -0.5)
+        ax.axvline(1.0, color="0.4", ls=":")
+        ax.set_title(title, loc="left")
+        ax.set_xscale("log")
+        log_ticks(ax, "x")
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
 
 
 def ppc_grid(

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from seu_sensitivity.plots import PALETTE, interval_plot
 from seu_sensitivity.plots.pooling import funnel_scatter
@@ -33,6 +33,8 @@ __all__ = [
     "FLOW_EDGES",
     "BLOCK_COLORS",
     "parameter_flow",
+    "readable_log_ticks",
+    "log_axis",
     "prior_alpha_intervals",
     "prior_behaviour",
     "recovery_intervals",
@@ -78,7 +80,7 @@ FLOW_NODES: tuple[FlowNode, ...] = (
     FlowNode("log_alpha", r"$\log\alpha_j$", "transformed parameters", 2.6, 3.8),
     FlowNode("alpha", r"$\alpha_j$", "transformed parameters", 4.2, 3.8),
     FlowNode("w", r"$\mathbf{w}_r$", "data", 1.3, 3.55),
-    FlowNode("beta", r"$\check{\boldsymbol{\beta}}_j$", "parameters", 1.3, 2.6),  # beta_free; beta_j = Q(delta) beta_free / (1 + alpha_j |c|) in scaled cells
+    FlowNode("beta", "\u03b2\u030c$_j$", "parameters", 1.3, 2.6),  # beta_free; beta_j = Q(delta) beta_free / (1 + alpha_j |c|) in scaled cells
     FlowNode("psi", r"$\boldsymbol{\psi}_{jr}$", "transformed parameters", 2.6, 2.6),
     FlowNode("eta", r"$\eta_{jr}$", "transformed parameters", 4.2, 2.6),
     FlowNode("delta", r"$\boldsymbol{\delta}$", "parameters", 1.3, 1.4),
@@ -129,10 +131,48 @@ FLOW_EDGES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _plain_log_ticks(ax: plt.Axes) -> None:
-    """Log x axis labelled 10, 100 rather than 10^1, 10^2 (readers compare alphas, not exponents)."""
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
+def readable_log_ticks(values_min: float, values_max: float, *, at_least: int = 4) -> list[float]:
+    """Ticks for a log axis from ``values_min`` to ``values_max`` a reader can read values from.
+
+    The coarsest of decades (1, 10, 100), 1-3 steps (1, 3, 10, 30), 1-2-5,
+    1-2-3-5 and every integer multiple of a decade that puts ``at_least``
+    ticks in the range (the finest when none does).
+
+    >>> readable_log_ticks(6, 120)
+    [10.0, 20.0, 50.0, 100.0]
+    >>> readable_log_ticks(0.8, 500)
+    [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]
+    >>> readable_log_ticks(12, 45)
+    [20.0, 30.0, 40.0]
+    """
+    if not (0 < values_min < values_max):
+        raise ValueError(f"a log axis needs 0 < min < max, got {values_min!r}, {values_max!r}")
+    low, high = int(np.floor(np.log10(values_min))), int(np.ceil(np.log10(values_max)))
+    ticks: list[float] = []
+    for mantissas in ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5), tuple(range(1, 10))):
+        ticks = [float(m * 10.0**k) for k in range(low, high + 1) for m in mantissas]
+        ticks = [t for t in ticks if values_min <= t * (1 + 1e-12) and t <= values_max * (1 + 1e-12)]
+        if len(ticks) >= at_least:
+            return ticks
+    return ticks
+
+
+def log_axis(ax: plt.Axes, axis: str = "x") -> plt.Axes:
+    """Put ``axis`` of ``ax`` on a log scale with plain, readable tick labels (3, 10, 30, 100; no 10^k).
+
+    Call it after drawing: the ticks are chosen for the current limits
+    (:func:`readable_log_ticks`), which are then kept.
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    getattr(ax, f"set_{axis}scale")("log")
+    lower, upper = getattr(ax, f"get_{axis}lim")()
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(readable_log_ticks(lower, upper)))
+    target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    target.set_minor_formatter(NullFormatter())
+    getattr(ax, f"set_{axis}lim")(lower, upper)
+    return ax
 
 
 def parameter_flow(ax: plt.Axes) -> plt.Axes:
@@ -180,27 +220,37 @@ def parameter_flow(ax: plt.Axes) -> plt.Axes:
 def prior_alpha_intervals(
     ax: plt.Axes,
     labels: Sequence[str],
-    alpha_draws: np.ndarray,
+    alpha_draws: np.ndarray | None = None,
     *,
+    quantiles: Any = None,
     probs: tuple[float, float] = (0.05, 0.95),
     inner: tuple[float, float] = (0.25, 0.75),
     reference: float | None = None,
 ) -> plt.Axes:
     """Prior of alpha per cell on a log axis: median, 50% (thick) and 90% (thin) intervals.
 
-    alpha_draws : (S, J). ``reference`` adds a vertical line (e.g. the m_01
-    prior median) to compare the hierarchical prior with.
+    Either ``alpha_draws`` (S, J), whose quantiles are drawn, or ``quantiles``,
+    a table with one row per cell and a column for each probability of
+    ``probs``, ``inner`` and 0.5 (e.g. exact quantiles). ``reference`` adds a
+    vertical line (e.g. the m_01 prior median) to compare the hierarchical
+    prior with.
     """
-    alpha_draws = np.asarray(alpha_draws, dtype=float)
-    lower, upper = np.quantile(alpha_draws, probs, axis=0)
-    low50, high50 = np.quantile(alpha_draws, inner, axis=0)
-    median = np.median(alpha_draws, axis=0)
+    if (alpha_draws is None) == (quantiles is None):
+        raise ValueError("give either alpha_draws or quantiles")
+    if quantiles is not None:
+        table = quantiles
+        lower, upper, low50, high50, median = (np.asarray(table[p], dtype=float)
+                                               for p in (*probs, *inner, 0.5))
+    else:
+        alpha_draws = np.asarray(alpha_draws, dtype=float)
+        lower, upper = np.quantile(alpha_draws, probs, axis=0)
+        low50, high50 = np.quantile(alpha_draws, inner, axis=0)
+        median = np.median(alpha_draws, axis=0)
     interval_plot(ax, labels, median, lower, upper, color=PALETTE[0], label="median, 90% interval")
     ax.hlines(np.arange(len(median)), low50, high50, color=PALETTE[0], lw=4, alpha=0.6)
     if reference is not None:
         ax.axvline(reference, color="black", ls=":", lw=1)
-    ax.set_xscale("log")
-    _plain_log_ticks(ax)
+    log_axis(ax)
     ax.set_xlabel(r"prior $\alpha_j$ (log scale)")
     return ax
 
@@ -293,8 +343,7 @@ def population_predictive(
     if truth is not None:
         ax.plot(np.asarray(truth, dtype=float), np.arange(len(truth)) + 0.25, "D", mfc="none", mec="black", ms=5,
                 label=r"true $\alpha_j$")
-    ax.set_xscale("log")
-    _plain_log_ticks(ax)
+    log_axis(ax)
     ax.set_xlabel(r"$\alpha$ (log scale), median and 90% interval")
     return ax
 

@@ -77,6 +77,10 @@ def _title_and_attrs(doc: QmdDocument) -> tuple[str, str]:
     return doc.path.stem.replace("_", " ").replace("-", " ").capitalize(), ""
 
 
+#: the sidebar's heading over the appendices (Quarto's default, English)
+APPENDICES_TITLE = "Appendices"
+
+
 def _appendix_letter(index: int) -> str:
     return string.ascii_uppercase[index % 26]
 
@@ -105,7 +109,9 @@ def plan_chapters(config: BookConfig) -> list[Chapter]:
         elif not unnumbered:
             number += 1
             chapter_number = str(number)
-        info = PageInfo(entry.path, page_path(entry.path), title, chapter_number, entry.part)
+        # as in Quarto's sidebar, appendices outside a part are grouped under "Appendices"
+        part = entry.part if entry.part or not entry.appendix else APPENDICES_TITLE
+        info = PageInfo(entry.path, page_path(entry.path), title, chapter_number, part)
         chapters.append(Chapter(entry, doc, info, ident))
     return chapters
 

@@ -39,6 +39,15 @@ _EQ_LABEL = re.compile(r"^\{#(eq-[\w:.-]+)\}(.*)$", re.S)
 _MISSING_CITATION = re.compile(r"citation (\S+) not found")
 
 
+def is_appendix(chapter_number: str | None) -> bool:
+    """Appendices are lettered (A, B, ...), chapters numbered (1, 2, ...), as in Quarto.
+
+    >>> is_appendix("A"), is_appendix("2"), is_appendix(None)
+    (True, False, False)
+    """
+    return bool(chapter_number) and chapter_number.isalpha()
+
+
 @dataclass(frozen=True)
 class Label:
     """A cross-reference target: its kind, number (``None`` when unnumbered), page and title."""
@@ -51,7 +60,9 @@ class Label:
     def text(self) -> str:
         """What a reference to the label reads, e.g. ``Figure 2.3`` or ``Equation 1.4`` (as in Quarto)."""
         if self.kind == "chapter":
-            return f"Chapter {self.number}" if self.number else self.title
+            if not self.number:
+                return self.title
+            return f"Appendix {self.number}" if is_appendix(self.number) else f"Chapter {self.number}"
         if self.kind == "sec" and self.number is None:
             return self.title
         return f"{KINDS[self.kind]}\u00a0{self.number}"
@@ -209,7 +220,12 @@ def number_chapter(ast: Node, chapter_number: str | None, page: str) -> dict[str
         if t == "Header":
             level, (ident, classes, _), inlines = node["c"]
             if "chapter-title" in classes:
-                if chapter_number:
+                if is_appendix(chapter_number):  # Quarto's heading: "Appendix A — Title"
+                    inlines[:0] = [{"t": "Span", "c": [["", ["chapter-number"], []],
+                                                       [{"t": "Str", "c": "Appendix"}, {"t": "Space"},
+                                                        {"t": "Str", "c": chapter_number}]]},
+                                   {"t": "Space"}, {"t": "Str", "c": "\u2014"}, {"t": "Space"}]
+                elif chapter_number:
                     inlines[:0] = [{"t": "Span", "c": [["", ["chapter-number"], []], [{"t": "Str", "c": chapter_number}]]},
                                    {"t": "Space"}]
                 if ident.startswith("sec-"):
@@ -274,12 +290,15 @@ def is_crossref(key: str) -> bool:
     return key.split("-", 1)[0].lower() in KINDS and "-" in key
 
 
-def relative_href(from_page: str, to_page: str, anchor: str) -> str:
-    """Link from one page to an anchor of another (or the same) page, relative (works from file://)."""
-    if from_page == to_page:
+def relative_href(from_page: str, to_page: str, anchor: str | None) -> str:
+    """Link from one page to an anchor of another (or the same) page, relative (works from file://).
+
+    Without an anchor the link is to the page itself (as Quarto links a reference to a chapter).
+    """
+    if from_page == to_page and anchor:
         return f"#{anchor}"
     rel = posixpath.relpath(to_page, posixpath.dirname(from_page) or ".")
-    return f"{rel}#{anchor}"
+    return f"{rel}#{anchor}" if anchor else rel
 
 
 def resolve_references(ast: Node, labels: dict[str, Label], page: str, where: str,
@@ -316,7 +335,7 @@ def resolve_references(ast: Node, labels: dict[str, Label], page: str, where: st
             text = label.title if (label.kind == "sec" and not numbered and label.title) else label.text()
             if cit["citationMode"]["t"] == "SuppressAuthor":
                 text = text.split("\u00a0", 1)[-1]
-            href = relative_href(page, label.page, key)
+            href = relative_href(page, label.page, None if label.kind == "chapter" else key)
             out.append({"t": "Link", "c": [["", ["quarto-xref"], []], _str_inlines(text), [href, ""]]})
             out += cit["citationSuffix"]
         if rest:
@@ -468,4 +487,4 @@ def escape(text: str) -> str:
 
 
 __all__ = ["Label", "convert_chapter", "scan_labels", "number_chapter", "resolve_references",
-           "transform_callouts", "table_of_contents", "markdown_to_ast", "ast_to_html", "escape"]
+           "transform_callouts", "table_of_contents", "markdown_to_ast", "ast_to_html", "escape", "is_appendix"]

@@ -10,6 +10,11 @@ scale, and the priors. It fits the cells three ways:
 * **complete pooling**: h_m01 on the pooled formula with sigma_cell held at 0,
   so every cell sits on its regression line (:meth:`Study.fit_pooled`).
 
+A fourth fit separates the hierarchical model's two ties between cells:
+``fit_hierarchical(utilities="cell")`` is h_m01 with the same regression but
+one utility vector delta per cell (:data:`OWN_DELTA`), so its cells share
+only the regression, as the independent fits share nothing.
+
 The three describe the same observations in the same order, so they are
 compared by PSIS-LOO (:meth:`Study.loo_comparison`) and by per-cell posterior
 predictive checks (:meth:`Study.ppc_table`). :meth:`Study.answers`,
@@ -36,7 +41,6 @@ factor values, and no factor name is assumed.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -58,6 +62,8 @@ __all__ = [
     "IndependentFits",
     "MODELS",
     "POOLED_FIXED",
+    "OWN_DELTA",
+    "UTILITIES",
     "predictor_label",
     "log_alpha_summary",
     "choice_distribution",
@@ -74,6 +80,15 @@ MODELS: dict[str, str] = {"hierarchical": "hierarchical", "independent": "indepe
 #: complete pooling in h_m01: sigma_cell held at 0, so every cell sits on the
 #: regression line of the pooled formula; gamma0 and the formula's effects stay free
 POOLED_FIXED: dict[str, float] = {"sigma_cell": 0.0}
+
+#: the hierarchical fit with one utility vector delta per cell (``fit_hierarchical(utilities="cell")``):
+#: its name for :meth:`Study.fit` and :meth:`Study.estimates`. It is not one of :data:`MODELS`, so the
+#: comparison tables of the three fits (LOO, predictive checks) leave it out unless asked.
+OWN_DELTA = "hierarchical_own_delta"
+
+#: how the hierarchical fit groups the utility increments delta: "group" (the study's
+#: utility groups, e.g. one delta per task) or "cell" (one delta per cell)
+UTILITIES: tuple[str, ...] = ("group", "cell")
 
 # m_01 parameters whose diagnostics decide a refit (eta is a function of beta and delta)
 _M01_CHECKED = ["alpha", "beta", "delta"]
@@ -122,13 +137,17 @@ def log_alpha_summary(draws: np.ndarray, prob: float = 0.9) -> dict[str, float]:
 
 
 def _cell_intervals(idata: Any, prob: float, var: str = "log_alpha") -> pd.DataFrame:
-    """Per cell: posterior median, central ``prob`` interval and sd of ``var`` (indexed by cell id)."""
+    """Per cell: posterior median, central ``prob`` interval, sd of ``var`` and the MCSE of the median (by cell id)."""
+    import arviz as az
+
     draws = effects.draws_of(idata, var)
     low, high = effects.tails(prob)
     values = draws.values
     lower, median, upper = np.quantile(values, [low, 0.5, high], axis=0)
+    by_chain = idata.posterior[var].transpose("chain", "draw", ...).values
+    mcse = [float(az.mcse(by_chain[..., j], method="median")) for j in range(values.shape[1])]
     return pd.DataFrame(
-        {"median": median, "lower": lower, "upper": upper, "sd": values.std(axis=0, ddof=1)},
+        {"median": median, "lower": lower, "upper": upper, "sd": values.std(axis=0, ddof=1), "mcse": mcse},
         index=pd.Index([str(c) for c in draws[draws.dims[1]].values], name="cell_id"),
     )
 
@@ -190,6 +209,7 @@ def shrinkage_table(
     pooled: Any | None = None,
     prob: float = 0.9,
     columns: Sequence[str] = (),
+    own_delta: Any | None = None,
 ) -> pd.DataFrame:
     """Per cell, log(alpha) under the independent, hierarchical (and pooled) fits, and the shrinkage.
 
@@ -197,13 +217,23 @@ def shrinkage_table(
     ``pooled`` are h_m01 fits; ``columns`` of the independent table (the
     factors) are copied first. Then: ``independent``, ``hierarchical``,
     ``pooled`` (posterior medians of log alpha, each with ``_lower`` and
-    ``_upper``), ``line`` (posterior median of the regression line
+    ``_upper``; ``hierarchical_mcse`` is the Monte Carlo standard error of
+    the hierarchical median), ``line`` (posterior median of the regression line
     gamma0 + X_j gamma), the interval widths ``width_independent`` and
     ``width_hierarchical``, ``shift`` (hierarchical minus independent median)
     and ``pulled`` = shift / (line - independent): the fraction of the way
     from the independent estimate to the regression line (0: no pooling, 1:
     the cell is its regression prediction). ``pulled`` is NaN where the
     independent estimate is within 0.05 of the line, since the ratio is then noise.
+
+    ``own_delta`` is the hierarchical fit with one utility vector per cell
+    (``Study.fit_hierarchical(utilities="cell")``). With it the table adds
+    ``own_delta`` (with ``_lower``, ``_upper``, ``_mcse``), its regression
+    line ``line_own_delta``, and splits ``shift`` in two:
+    ``shift_pooling`` = own_delta - independent (what pooling alpha through
+    the regression moves, each cell keeping its own delta) and
+    ``shift_sharing`` = hierarchical - own_delta (what sharing delta within a
+    utility group adds); the two sum to ``shift``.
     """
     ind = independent.set_index(independent["cell_id"].astype(str))
     hier = _cell_intervals(hierarchical, prob)
@@ -219,16 +249,25 @@ def shrinkage_table(
     estimates = {"hierarchical": hier}
     if pooled is not None:
         estimates["pooled"] = _cell_intervals(pooled, prob).loc[hier.index]
+    if own_delta is not None:
+        estimates["own_delta"] = _cell_intervals(own_delta, prob).loc[hier.index]
     for name, table in estimates.items():
         out[name] = table["median"]
         out[f"{name}_lower"] = table["lower"]
         out[f"{name}_upper"] = table["upper"]
+        if name != "pooled":
+            out[f"{name}_mcse"] = table["mcse"]
     out["line"] = np.median(effects.regression_mean(hierarchical).values, axis=0)
     out["width_independent"] = out["independent_upper"] - out["independent_lower"]
     out["width_hierarchical"] = out["hierarchical_upper"] - out["hierarchical_lower"]
     out["shift"] = out["hierarchical"] - out["independent"]
     gap = out["line"] - out["independent"]
     out["pulled"] = np.where(np.abs(gap) > 0.05, out["shift"] / gap.where(np.abs(gap) > 0.05, 1.0), np.nan)
+    if own_delta is not None:
+        out["line_own_delta"] = np.median(effects.regression_mean(own_delta).loc[:, list(hier.index)].values, axis=0)
+        out["width_own_delta"] = out["own_delta_upper"] - out["own_delta_lower"]
+        out["shift_pooling"] = out["own_delta"] - out["independent"]
+        out["shift_sharing"] = out["hierarchical"] - out["own_delta"]
     out.attrs["prob"] = prob
     return out
 
@@ -237,9 +276,15 @@ def cell_ppc_table(stacked: StackedData, idata: Any, prob: float = 0.9, max_draw
     """Posterior predictive checks of each cell of a fit to stacked data.
 
     For cell j: ``consistency`` (observed share of repeated menus answered
-    alike), its replicated median and ``p consistency`` (posterior predictive
-    p-value), and ``share coverage`` (fraction of the alternatives whose
+    alike), its replicated median (``replicated consistency``) and central
+    ``prob`` interval (``consistency lower``, ``consistency upper``) and
+    ``p consistency`` (posterior predictive p-value, P(T_rep >= T_obs));
+    ``1st in pool order`` (observed share of choices on the menu's
+    alternative with the lowest pool index) and its p-value ``p 1st in pool
+    order``; and ``share coverage`` (fraction of the alternatives whose
     observed choice share lies in the central ``prob`` predictive interval).
+    Share coverage is a weak check where the model has a free utility for each
+    alternative: the fit then reproduces every alternative's share.
     Uses at most ``max_draws`` evenly spaced replications
     (:func:`~seu_sensitivity.inference.ppc.replicated_choices`).
     """
@@ -250,20 +295,28 @@ def cell_ppc_table(stacked: StackedData, idata: Any, prob: float = 0.9, max_draw
     replicated = per_cell(stacked, y_rep, repeat_consistency)
     shares = per_cell(stacked, stacked.y, choice_shares)
     rep_shares = per_cell(stacked, y_rep, choice_shares)
+    first = per_cell(stacked, stacked.y, lambda I, y: np.mean(np.asarray(y) == 1, axis=-1))
+    rep_first = per_cell(stacked, y_rep, lambda I, y: np.mean(np.asarray(y) == 1, axis=-1))
     low, high = effects.tails(prob)
     rows = {}
     for cell_id in stacked.cell_ids:
         lower, upper = np.nanquantile(rep_shares[cell_id], [low, high], axis=0)
         offered = ~np.isnan(shares[cell_id])
         inside = (shares[cell_id] >= lower - 1e-12) & (shares[cell_id] <= upper + 1e-12)
+        c_lower, c_median, c_upper = np.quantile(replicated[cell_id], [low, 0.5, high])
         rows[cell_id] = {
             "consistency": float(observed[cell_id]),
-            "replicated consistency": float(np.median(replicated[cell_id])),
+            "replicated consistency": float(c_median),
+            "consistency lower": float(c_lower),
+            "consistency upper": float(c_upper),
             "p consistency": float(ppc_p_value(observed[cell_id], replicated[cell_id])),
+            "1st in pool order": float(first[cell_id]),
+            "p 1st in pool order": float(ppc_p_value(first[cell_id], rep_first[cell_id])),
             "share coverage": float(np.mean(inside[offered])),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "cell_id"
+    table.attrs["prob"] = prob
     return table
 
 
@@ -480,6 +533,7 @@ class Study:
     independent: IndependentFits | None = None
     hierarchical: Any = None
     pooled: Any = None
+    hierarchical_own_delta: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -587,11 +641,18 @@ class Study:
             X.columns = design.X.columns
         return X
 
-    def stacked(self, pooled: bool = False) -> StackedData:
-        """The cells stacked for h_m01 with the formula's (or the pooled formula's) predictors."""
-        key = f"stacked:{pooled}"
+    def stacked(self, pooled: bool = False, utilities: str = "group") -> StackedData:
+        """The cells stacked for h_m01 with the formula's (or the pooled formula's) predictors.
+
+        ``utilities`` (:data:`UTILITIES`) is ``"group"`` (cells of a utility
+        group share delta) or ``"cell"`` (each cell its own delta).
+        """
+        if utilities not in UTILITIES:
+            raise ValueError(f"utilities must be one of {', '.join(map(repr, UTILITIES))}, got {utilities!r}")
+        key = f"stacked:{pooled}" + ("" if utilities == "group" else f":{utilities}")
         if key not in self._cache:
-            self._cache[key] = stack_cells(self.data, design=self.predictors(pooled), utility_group=self.groups)
+            groups = self.groups if utilities == "group" else {c: c for c in self.cell_ids}
+            self._cache[key] = stack_cells(self.data, design=self.predictors(pooled), utility_group=groups)
         return self._cache[key]
 
     def choice_summary(self) -> pd.DataFrame:
@@ -670,15 +731,28 @@ class Study:
         self._cache.pop("independent_joint", None)
         return self.independent
 
-    def fit_hierarchical(self, *, seed: int = DEFAULT_SEED, fit_function: Callable[..., Any] | None = None,
-                         **sampling: Any) -> Any:
+    def fit_hierarchical(self, *, utilities: str = "group", seed: int = DEFAULT_SEED,
+                         fit_function: Callable[..., Any] | None = None, **sampling: Any) -> Any:
         """Fit h_m01 with the formula's regression on log(alpha).
 
-        ``sampling`` goes to :func:`seu_sensitivity.fit`: ``chains``, ``warmup``
-        and ``draws`` (default 4, 1000, 1000) and the sampler's settings (``adapt_delta``).
+        ``utilities="group"`` (default) shares the utility increments delta
+        within each utility group and stores the fit as :attr:`hierarchical`;
+        ``utilities="cell"`` gives every cell its own delta, so the cells are
+        tied only through the regression on log(alpha), and stores the fit as
+        :attr:`hierarchical_own_delta` (read it with ``study.fit(OWN_DELTA)``).
+        Comparing the two with the independent fits tells how much of a cell's
+        move comes from pooling alpha and how much from sharing delta
+        (:meth:`shrinkage`). ``sampling`` goes to :func:`seu_sensitivity.fit`:
+        ``chains``, ``warmup`` and ``draws`` (default 4, 1000, 1000) and the
+        sampler's settings (``adapt_delta``).
         """
-        self.hierarchical = (fit_function or _fit)("h_m01", self.stacked(), priors=self.priors, seed=seed, **sampling)
-        return self.hierarchical
+        stacked = self.stacked(utilities=utilities)
+        idata = (fit_function or _fit)("h_m01", stacked, priors=self.priors, seed=seed, **sampling)
+        if utilities == "group":
+            self.hierarchical = idata
+        else:
+            self.hierarchical_own_delta = idata
+        return idata
 
     def fit_pooled(self, *, seed: int = DEFAULT_SEED, fit_function: Callable[..., Any] | None = None,
                    **sampling: Any) -> Any:
@@ -710,18 +784,20 @@ class Study:
             raise ValueError(f"priors must be an HM01Priors, got {type(priors).__name__}")
         # designs and stacked data do not depend on the priors; the copy may reuse them
         reusable = {k: v for k, v in self._cache.items() if k.startswith(("design:", "stacked:"))}
-        return replace(self, priors=priors, hierarchical=None, pooled=None, _cache=reusable)
+        return replace(self, priors=priors, hierarchical=None, pooled=None, hierarchical_own_delta=None,
+                       _cache=reusable)
 
     def fit(self, model: str) -> Any:
-        """The stored fit of ``model`` ("independent", "hierarchical" or "pooled").
+        """The stored fit of ``model`` ("independent", "hierarchical", "pooled" or :data:`OWN_DELTA`).
 
         The independent fits come as one InferenceData over the stacked
         observations (:func:`~seu_sensitivity.inference.loo.independent_inference_data`).
         """
-        if model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        if model not in MODELS and model != OWN_DELTA:
+            raise ValueError(f"model must be one of {', '.join([*MODELS, OWN_DELTA])}, got {model!r}")
         if getattr(self, model) is None:
-            raise ValueError(f"no {model} fit: call study.fit_{model}() first")
+            call = 'fit_hierarchical(utilities="cell")' if model == OWN_DELTA else f"fit_{model}()"
+            raise ValueError(f"no {model} fit: call study.{call} first")
         if model != "independent":
             return getattr(self, model)
         if "independent_joint" not in self._cache:
@@ -787,10 +863,65 @@ class Study:
         return table
 
     def shrinkage(self, prob: float = 0.9) -> pd.DataFrame:
-        """Per cell, log(alpha) of the three fits and the pull towards the regression line (:func:`shrinkage_table`)."""
-        self.fit("independent")
-        return shrinkage_table(self.independent.table, self.fit("hierarchical"), self.pooled, prob=prob,
-                               columns=self.factors)
+        """Per cell, log(alpha) of the fits and the pull towards the regression line (:func:`shrinkage_table`).
+
+        With a fit of :data:`OWN_DELTA` the table also splits each cell's move
+        into pooling through the regression and sharing delta. ``prior_pull``
+        is how far each independent fit's own LogNormal prior pulled its
+        log(alpha) (:func:`~seu_sensitivity.inference.effects.prior_pull`,
+        normal approximation; negative: pulled down).
+        """
+        if self.independent is None:
+            raise ValueError("no independent fit: call study.fit_independent() first")
+        table = shrinkage_table(self.independent.table, self.fit("hierarchical"), self.pooled, prob=prob,
+                                columns=self.factors, own_delta=self.hierarchical_own_delta)
+        ind = self.independent.table.set_index(self.independent.table["cell_id"].astype(str)).loc[table.index]
+        priors = [self.cell_priors[c] for c in table.index]
+        table["prior_pull"] = effects.prior_pull(table["independent"], ind["log_alpha_sd"],
+                                                 [p.alpha_mu for p in priors], [p.alpha_sd for p in priors])
+        return table
+
+    def regression_lines(self, over: str | None = None, *, model: str = "hierarchical", points: int = 31,
+                         prob: float = 0.9) -> pd.DataFrame:
+        """The regression line of log(alpha) along the numeric factor ``over``, one per combination of the others.
+
+        ``over`` defaults to the first numeric factor. Each combination of the
+        other factors gets ``points`` evenly spaced values of ``over`` across
+        the range its cells span, and the posterior of gamma0 + X gamma there
+        (``model``: "hierarchical" or :data:`OWN_DELTA`; X from the formula's
+        own coding, :meth:`design`). Columns: the other factors, ``over``,
+        ``median``, ``lower`` and ``upper`` (central ``prob`` interval, log scale).
+        """
+        if model not in ("hierarchical", OWN_DELTA):
+            raise ValueError(f"regression_lines: model must be 'hierarchical' or {OWN_DELTA!r}, got {model!r}")
+        idata = self.fit(model)
+        if over is None:
+            numeric = [f for f in self.factors if _is_numeric(self.cells[f])]
+            if not numeric:
+                raise ValueError("regression_lines: the formula has no numeric factor to draw a line along")
+            over = numeric[0]
+        if over not in self.factors or not _is_numeric(self.cells[over]):
+            raise ValueError(f"regression_lines: {over!r} is not a numeric factor of the formula ({', '.join(self.factors)})")
+        others = [f for f in self.factors if f != over]
+        design = self.design()
+        rows = []
+        for _, members in self.cells.groupby(others, observed=True, sort=False) if others else [((), self.cells)]:
+            template = design.cells.set_index("cell_id").loc[str(members["cell_id"].iloc[0])]
+            for value in np.linspace(members[over].min(), members[over].max(), points):
+                rows.append({**template.to_dict(), over: float(value)})
+        grid = pd.DataFrame(rows)
+        for name in others:  # keep the factors' levels (and their coding) as in the design
+            grid[name] = pd.Categorical(grid[name], categories=design.cells[name].cat.categories) \
+                if isinstance(design.cells[name].dtype, pd.CategoricalDtype) else grid[name]
+        X = _predictor_rows(design, grid)
+        X.columns = list(self.predictors().columns)  # the fit's names for design.X's columns, in order
+        line = effects.regression_mean(idata, X).values
+        low, high = effects.tails(prob)
+        lower, median, upper = np.quantile(line, [low, 0.5, high], axis=0)
+        out = grid[[*others, over]].copy()
+        out["median"], out["lower"], out["upper"] = median, lower, upper
+        out.attrs["prob"] = prob
+        return out.reset_index(drop=True)
 
     def loo_comparison(self) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
         """PSIS-LOO of the stored fits: ``(comparison, loos, pareto_k)``.
@@ -842,16 +973,44 @@ class Study:
         return forest_plot({m: self.estimates(m, prob) for m in models}, rows=rows, columns=columns, within=within,
                            tick_format=tick_format, figsize=figsize)
 
-    def ppc_plot(self, model: str = "hierarchical", *, ncols: int = 5, max_draws: int = 400, width: int = 30):
-        """A panel per cell: replicated repeat consistency under ``model`` against the observed value.
+    def ppc_plot(self, model: str = "hierarchical", *, prob: float = 0.9, max_draws: int = 400,
+                 x: str | None = None, rows: str | None = None, columns: str | None = None,
+                 xlabel: str | None = None, figsize: tuple[float, float] | None = None):
+        """Repeat consistency of every cell under ``model``: observed against the predictive median and interval.
 
-        Titles are the cells' :attr:`labels`, wrapped at ``width`` characters.
+        One panel per combination of the factors other than ``x`` (by default
+        the first numeric factor, else the last factor; at most two others,
+        as ``rows`` and ``columns``), the cells of a panel along ``x``, one y
+        axis for all panels (:func:`~seu_sensitivity.plots.checks.interval_panels`).
+        Observed values with a p-value below 0.05 or above 0.95 are filled.
         """
-        from seu_sensitivity.plots.study import ppc_grid
+        from seu_sensitivity.plots.checks import interval_panels
 
-        draws = cell_consistency_draws(self.stacked(), self.fit(model), max_draws=max_draws)
-        titles = {c: textwrap.fill(label, width) for c, label in self.labels.items()}
-        return ppc_grid(draws, titles=titles, ncols=ncols)
+        if x is None:
+            numeric = [f for f in self.factors if _is_numeric(self.cells[f])]
+            x = numeric[0] if numeric else self.factors[-1]
+        if rows is None and columns is None:
+            panels = [f for f in self.factors if f != x]
+            if len(panels) > 2:
+                raise ValueError(f"ppc_plot: factors {', '.join(panels)} besides {x!r}; choose rows= and columns= (and x=)")
+            rows, columns = (panels[0], panels[1]) if len(panels) == 2 else (None, panels[0] if panels else None)
+        table = self.ppc_table(model, prob=prob, max_draws=max_draws)
+        view = self.cells.set_index("cell_id").join(table.rename(columns={
+            "consistency": "observed", "replicated consistency": "replicated", "consistency lower": "lower",
+            "consistency upper": "upper", "p consistency": "p"}))
+        return interval_panels(view, x=x, rows=rows, columns=columns, prob=prob, figsize=figsize, xlabel=xlabel,
+                               ylabel="share of repeated menus\nanswered alike")
+
+
+def _predictor_rows(design: Design, frame: pd.DataFrame) -> pd.DataFrame:
+    """X of the rows of ``frame`` (the design's cell columns) in the design's coding and column names."""
+    if design.model_spec is not None:
+        matrix = design.model_spec.get_model_matrix(frame)
+        X = pd.DataFrame(np.asarray(matrix, dtype=float), columns=list(matrix.columns)).drop(columns="Intercept")
+        if list(X.columns) == list(design.X.columns):
+            return X
+    needed = [c for c in design.cells.columns if c != "cell_id"]
+    return pd.DataFrame([design.predictor_row(**{c: row[c] for c in needed}) for _, row in frame.iterrows()])
 
 
 def _fit(model: str, data: Any, **kwargs: Any) -> Any:
