@@ -10,6 +10,10 @@
   InferenceData over the stacked observations, so that they compare with a
   hierarchical fit observation by observation.
 
+Where many observations have Pareto k above 0.7 the PSIS estimate of that
+observation is unreliable; :mod:`seu_sensitivity.inference.kfold` then
+compares the models by exact refits, holding out whole base problems.
+
 >>> import arviz as az
 >>> rng = np.random.default_rng(0)
 >>> fits = {name: az.from_dict(posterior={"mu": rng.normal(size=(2, 200))},
