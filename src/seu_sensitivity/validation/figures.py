@@ -13,7 +13,7 @@ from scipy import stats
 from seu_sensitivity.validation.statistics import ecdf_difference, ecdf_difference_band, parameter_group, sbc_ranks
 
 __all__ = ["rank_histograms", "ecdf_difference_plot", "recovery_scatter", "centred_intervals_plot", "coverage_plot",
-           "sbc_contrast_plot", "parameter_label"]
+           "sbc_contrast_plot"]
 
 #: colours of intervals that contain / miss the truth
 INSIDE, OUTSIDE = "C0", "C3"
@@ -27,7 +27,7 @@ LABELS = {"gamma0": r"$\gamma_0$", "sigma_cell": r"$\sigma_{\mathrm{cell}}$", "g
           "alpha": r"$\alpha$", "delta": r"$\delta$"}
 
 
-def parameter_label(name: str) -> str:
+def _parameter_label(name: str) -> str:
     """A readable title for a parameter: ``gamma0`` -> γ₀, ``gamma[a[T.a2]]`` -> γ[a2], ``alpha[c]`` -> α[c]."""
     group = name.split("[", 1)[0]
     label = LABELS.get(group, group)
@@ -94,7 +94,7 @@ def rank_histograms(records: Iterable[Mapping], L: int, *, parameters: Sequence[
     fig, axes = _grid(len(names))
     for ax, name in zip(axes, names):
         _hist_panel(ax, ranks[name].dropna().to_numpy(), L, bins, level)
-        ax.set_title(parameter_label(name))
+        ax.set_title(_parameter_label(name))
         ax.set_xlabel(f"rank (0 to {L})")
     fig.tight_layout()
     return fig
@@ -118,7 +118,7 @@ def ecdf_difference_plot(records: Iterable[Mapping], L: int, *, parameters: Sequ
         ax.sharey(axes[0])
     for k, (ax, name) in enumerate(zip(axes, names)):
         _ecdf_panel(ax, ranks[name].dropna().to_numpy(), L, band)
-        ax.set_title(parameter_label(name))
+        ax.set_title(_parameter_label(name))
         if k % ncols == 0:
             ax.set_ylabel("ECDF − uniform")
         if k >= len(names) - ncols:
