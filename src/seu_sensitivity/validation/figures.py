@@ -173,10 +173,12 @@ def recovery_scatter(records: Iterable[Mapping], *, parameters: Sequence[str] | 
 
 
 def _centred(d: pd.DataFrame, log: bool) -> pd.DataFrame:
-    """Posterior mean and 5%/95% quantiles minus the truth (or log ratios to it)."""
-    cols = ["mean", "q05", "q95"]
+    """Posterior mean and 5%/95% quantiles minus the truth, or, on the log scale, the posterior
+    median and the quantiles as log ratios to the truth (the median of log(theta) is log of theta's median)."""
     if log:
+        cols = ["q50", "q05", "q95"]
         return np.log(d[cols].clip(lower=1e-300).div(d["truth"], axis=0))
+    cols = ["mean", "q05", "q95"]
     return d[cols].sub(d["truth"], axis=0)
 
 
@@ -191,7 +193,9 @@ def centred_intervals_plot(runs: Mapping[str, Iterable[Mapping]] | Iterable[Mapp
     page's width: with one run, the groups in rows of three; with several,
     one column per run and one row per group. Each vertical line is an
     interval minus the truth (log ratio to the truth for ``log_groups``, whose
-    scale spans orders of magnitude), sorted by the posterior mean's error;
+    scale spans orders of magnitude), sorted by the error of the posterior
+    mean (for ``log_groups``: of the posterior median, as in
+    :func:`~seu_sensitivity.validation.statistics.recovery_metrics`);
     blue intervals contain the truth (cross zero), red ones miss it. At most
     ``max_intervals`` entries are drawn per panel (a fixed random subset); the
     coverage in the title uses them all.
