@@ -344,6 +344,38 @@ def test_recovery_metrics_bias_and_rmse_on_known_errors():
     assert row["cov90_mcse"] == pytest.approx(np.sqrt(0.9 * 0.1 / 3))
 
 
+def _lognormal_summary(truth: float, log_median: float, log_sd: float) -> dict:
+    """Summary of a posterior of theta whose log is normal (quantiles exponentiated)."""
+    s = _normal_summary(np.log(truth), log_median, log_sd)
+    mean = float(np.exp(log_median + log_sd**2 / 2))
+    sd = float(mean * np.sqrt(np.expm1(log_sd**2)))
+    return {**{k: float(np.exp(s[k])) for k in ("q05", "q25", "q50", "q75", "q95")},
+            "truth": truth, "mean": mean, "sd": sd, "rank": 0}
+
+
+def test_recovery_metrics_on_the_log_scale_for_a_skewed_parameter():
+    # lognormal posteriors centred on the truth's log, sd 0.8 on the log scale, truths from 5 to 500:
+    # no bias on the log scale, while the natural-scale mean sits far above the truth
+    rng = np.random.default_rng(12)
+    n, log_sd = 400, 0.8
+    log_truth = rng.uniform(np.log(5), np.log(500), size=n)
+    log_medians = log_truth + log_sd * rng.normal(size=n)  # the estimate's error on the log scale is N(0, 0.8)
+    records = [_record(i, {f"alpha[c{i % 4}]": _lognormal_summary(float(np.exp(t)), m, log_sd)})
+               for i, (t, m) in enumerate(zip(log_truth, log_medians))]
+    log_row = recovery_metrics(records, by="group", log_groups=("alpha",)).loc["log alpha"]
+    natural = recovery_metrics(records, by="group").loc["alpha"]
+    assert log_row["scale"] == "log" and natural["scale"] == "natural"
+    assert log_row["bias"] == pytest.approx(0.0, abs=4 * log_sd / np.sqrt(n))
+    assert log_row["rmse"] == pytest.approx(log_sd, rel=0.15)
+    # the interquartile range recovers the posterior sd of log alpha: a calibrated posterior's rel_rmse is about 1
+    assert log_row["rel_rmse"] == pytest.approx(1.0, rel=0.15)
+    assert natural["bias"] > 10  # the mean of a skewed posterior: exp(0.8^2 / 2) = 1.38 times the median
+    # coverage does not depend on the scale
+    assert log_row["cov90"] == natural["cov90"]
+    # per parameter, rows are named by the log of the parameter
+    assert list(recovery_metrics(records, log_groups=("alpha",)).index) == [f"log alpha[c{k}]" for k in range(4)]
+
+
 @pytest.mark.parametrize("posterior_sd, expected50, expected90", [
     (1.0, 0.5, 0.9),                 # calibrated: posterior sd equals the sampling sd of the mean
     (0.5, 0.2611, 0.5117),           # overconfident: P(|N(0,1)| < 0.6745 * 0.5), P(|N(0,1)| < 1.6449 * 0.5)
@@ -557,15 +589,17 @@ def test_centred_intervals_and_coverage_plot_show_every_group():
     records = [_record(i, {n: summary(n) for n in names}) for i in range(20)]
     fig = centred_intervals_plot({"A": records, "B": records[:10]}, max_intervals=15)
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert len(visible) == 10  # 2 runs x 5 groups
-    titles = [ax.get_title().split("\n")[0] for ax in visible]
-    assert titles == ["gamma0", "gamma", "sigma_cell", "alpha", "delta"] * 2
-    # the panel of alpha (2 x 20 entries) draws at most 15 intervals
-    assert len(visible[3].collections[0].get_segments()) == 15
+    assert len(visible) == 10  # 2 runs x 5 groups, one column per run
+    assert fig.get_size_inches()[0] == pytest.approx(8.0)  # the page's width
+    titles = [ax.get_title().split(",")[0] for ax in visible]
+    labels = ["$\\gamma_0$", "$\\gamma$", "$\\sigma_{\\mathrm{cell}}$", "$\\alpha$", "$\\delta$"]
+    assert titles == [f"{run}: {label}" for label in labels for run in ("A", "B")]
+    # the panel of alpha in run A (20 x 2 entries) draws at most 15 intervals
+    assert len(visible[6].collections[0].get_segments()) == 15
     # the coverage in a title is the share of intervals containing the truth
     inside = np.mean([s["q05"] <= s["truth"] <= s["q95"] for r in records for k, s in r["params"].items()
                       if k.startswith("gamma[")])
-    assert f"{inside:.2f}" in visible[1].get_title()
+    assert f"{inside:.2f}" in visible[2].get_title()
     plt.close(fig)
 
     import pandas as pd
@@ -593,9 +627,10 @@ def test_sbc_contrast_plot_marks_the_miscalibrated_run():
     uniform = [_record(i, {"x": {"rank": int(rng.integers(0, L + 1))}}) for i in range(n)]
     piled = [_record(i, {"x": {"rank": int(min(L, L - rng.integers(0, 4)))}}) for i in range(n)]
     fig = sbc_contrast_plot({"good": (uniform, L), "bad": (piled, L)}, parameters=("x",))
-    axes = np.array(fig.axes).reshape(2, 2)
-    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["good", "bad"]
-    colours = [mcolors.to_hex(axes[i, 1].lines[0].get_color()) for i in range(2)]
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.lines if not line.get_label().startswith("_")] == ["good", "bad"]
+    curves = [line for line in ax.lines if not line.get_label().startswith("_")]
+    colours = [mcolors.to_hex(line.get_color()) for line in curves]
     assert colours == [mcolors.to_hex("C0"), mcolors.to_hex("C3")]  # only the piled-up ranks leave the band
     plt.close(fig)
 

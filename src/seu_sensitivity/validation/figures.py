@@ -19,10 +19,30 @@ __all__ = ["rank_histograms", "ecdf_difference_plot", "recovery_scatter", "centr
 INSIDE, OUTSIDE = "C0", "C3"
 
 
-def _grid(n: int, ncols: int = 4, size: float = 2.4):
+#: width of a figure at the page's width, in inches (fonts of the house style stay >= 9 pt at this size)
+PAGE_WIDTH = 8.0
+
+#: how the chapter names the parameters in titles (mathtext)
+LABELS = {"gamma0": r"$\gamma_0$", "sigma_cell": r"$\sigma_{\mathrm{cell}}$", "gamma": r"$\gamma$",
+          "alpha": r"$\alpha$", "delta": r"$\delta$"}
+
+
+def _parameter_label(name: str) -> str:
+    """A readable title for a parameter: ``gamma0`` -> γ₀, ``gamma[a[T.a2]]`` -> γ[a2], ``alpha[c]`` -> α[c]."""
+    group = name.split("[", 1)[0]
+    label = LABELS.get(group, group)
+    if "[" in name:
+        inner = name.split("[", 1)[1][:-1]
+        inner = inner.split("[T.", 1)[1].rstrip("]") if "[T." in inner else inner
+        label = f"{label}[{inner.replace('__', ' ')}]"
+    return label
+
+
+def _grid(n: int, ncols: int = 3, height: float = 2.3, width: float = PAGE_WIDTH):
+    """``n`` panels in rows of ``ncols`` at the page's width."""
     ncols = min(ncols, max(n, 1))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
@@ -42,71 +62,94 @@ def _hist_panel(ax, ranks: np.ndarray, L: int, bins: int, level: float) -> None:
     ax.axhspan(lo, hi, color="0.85", zorder=0)
     ax.axhline(n * p, color="0.5", lw=0.8)
     ax.hist(ranks, bins=edges, color="C0", edgecolor="white")
-    ax.set_yticks([])
+    ax.set_ylabel("replications")
 
 
-def _ecdf_panel(ax, ranks: np.ndarray, L: int, band: np.ndarray) -> None:
-    """ECDF difference of the ranks inside a simultaneous band."""
+def _ecdf_panel(ax, ranks: np.ndarray, L: int, band: np.ndarray, *, color: str = "C0", label: str | None = None,
+                draw_band: bool = True) -> bool:
+    """ECDF difference of the ranks inside a simultaneous band; returns whether the curve leaves it
+    (then drawn in red)."""
     z, diff = ecdf_difference(ranks, L)
-    outside = np.any(np.abs(diff) > band + 1e-12)
-    ax.fill_between(z, -band, band, color="0.85", step="post")
-    ax.step(z, diff, where="post", color=OUTSIDE if outside else "C0")
-    ax.axhline(0, color="0.5", lw=0.8)
+    outside = bool(np.any(np.abs(diff) > band + 1e-12))
+    if draw_band:
+        ax.fill_between(z, -band, band, color="0.87", step="post", lw=0)
+        ax.axhline(0, color="0.5", lw=0.8)
+    ax.step(z, diff, where="post", color=OUTSIDE if outside else color, lw=1.6, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_xticks([0, 0.5, 1])
+    return outside
 
 
 def rank_histograms(records: Iterable[Mapping], L: int, *, parameters: Sequence[str] | None = None,
                     bins: int | None = None, level: float = 0.99) -> plt.Figure:
     """One histogram of SBC ranks per parameter, with the ``level`` band of a
-    uniform bin count (binomial quantiles; pointwise, as in Talts et al. 2018, fig. 3)."""
+    uniform bin count (binomial quantiles; pointwise, as in Talts et al. 2018, fig. 3).
+
+    The bins default to about one per five replications (at most 20): a
+    histogram needs a few dozen replications to show a shape; with fewer,
+    :func:`ecdf_difference_plot` is the display to use."""
     ranks = sbc_ranks(records)
     names = list(parameters or ranks.columns)
     bins = bins or _default_bins(len(ranks), L)
     fig, axes = _grid(len(names))
     for ax, name in zip(axes, names):
         _hist_panel(ax, ranks[name].dropna().to_numpy(), L, bins, level)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(_parameter_label(name))
+        ax.set_xlabel(f"rank (0 to {L})")
     fig.tight_layout()
     return fig
 
 
 def ecdf_difference_plot(records: Iterable[Mapping], L: int, *, parameters: Sequence[str] | None = None,
-                         level: float = 0.95, seed: int = 0) -> plt.Figure:
+                         level: float = 0.95, seed: int = 0, ncols: int = 3) -> plt.Figure:
     """ECDF of ranks minus the uniform CDF per parameter, inside a simultaneous ``level`` band
-    (a curve that leaves the band is drawn in red)."""
+    (a curve that leaves the band is drawn in red).
+
+    Works for any number of replications (no binning): the band of
+    :func:`~seu_sensitivity.validation.statistics.ecdf_difference_band` widens
+    as the replications get fewer. Panels in rows of ``ncols`` at the page's
+    width, sharing the vertical axis; each is titled by the parameter's name."""
     ranks = sbc_ranks(records)
     names = list(parameters or ranks.columns)
     band = ecdf_difference_band(len(ranks), L, level=level, seed=seed)
-    fig, axes = _grid(len(names))
-    for ax, name in zip(axes, names):
+    fig, axes = _grid(len(names), ncols=ncols, height=2.0)
+    axes = list(axes)
+    for ax in axes[1:len(names)]:
+        ax.sharey(axes[0])
+    for k, (ax, name) in enumerate(zip(axes, names)):
         _ecdf_panel(ax, ranks[name].dropna().to_numpy(), L, band)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(_parameter_label(name))
+        if k % ncols == 0:
+            ax.set_ylabel("ECDF − uniform")
+        if k >= len(names) - ncols:
+            ax.set_xlabel("scaled rank")
     fig.tight_layout()
     return fig
 
 
 def sbc_contrast_plot(runs: Mapping[str, tuple[Iterable[Mapping], int]], *, parameters: Sequence[str] = ("gamma0",),
-                      hist_level: float = 0.99, band_level: float = 0.95, seed: int = 0) -> plt.Figure:
-    """Calibrated and miscalibrated SBC side by side: one row per run, and for each
-    parameter its rank histogram (pointwise ``hist_level`` band) and ECDF difference
-    (simultaneous ``band_level`` band).
+                      band_level: float = 0.95, seed: int = 0) -> plt.Figure:
+    """Calibrated and miscalibrated SBC in one panel per parameter: each run's ECDF
+    difference (a curve leaving the simultaneous ``band_level`` band is drawn in red,
+    dashed for the second run), with each run's band.
 
-    ``runs`` maps a row label (e.g. ``"well-specified"``) to ``(records, L)``.
+    ``runs`` maps a legend label (e.g. ``"well-specified"``) to ``(records, L)``.
+    Unlike a rank histogram, the display needs no bins and reads the same for
+    any number of replications.
     """
-    ncols = 2 * len(parameters)
-    fig, axes = plt.subplots(len(runs), ncols, figsize=(2.6 * ncols, 2.3 * len(runs)), squeeze=False)
-    for i, (label, (records, L)) in enumerate(runs.items()):
-        ranks = sbc_ranks(records)
-        band = ecdf_difference_band(len(ranks), L, level=band_level, seed=seed)
-        for j, name in enumerate(parameters):
-            r = ranks[name].dropna().to_numpy()
-            ax_h, ax_e = axes[i, 2 * j], axes[i, 2 * j + 1]
-            _hist_panel(ax_h, r, L, _default_bins(len(r), L), hist_level)
-            _ecdf_panel(ax_e, r, L, band)
-            ax_h.set_title(f"{name}: rank histogram", fontsize=9)
-            ax_e.set_title(f"{name}: ECDF difference", fontsize=9)
-            ax_h.set_xlabel(f"rank (0..{L})", fontsize=8)
-            ax_e.set_xlabel("scaled rank", fontsize=8)
-        axes[i, 0].set_ylabel(label, fontsize=10)
+    fig, axes = plt.subplots(1, len(parameters), figsize=(PAGE_WIDTH, 3.0), squeeze=False, sharey=True)
+    styles = ["-", "--", ":"]
+    for j, name in enumerate(parameters):
+        ax = axes[0, j]
+        for i, (label, (records, L)) in enumerate(runs.items()):
+            ranks = sbc_ranks(records)
+            band = ecdf_difference_band(len(ranks), L, level=band_level, seed=seed)
+            _ecdf_panel(ax, ranks[name].dropna().to_numpy(), L, band, color=f"C{i}", label=label, draw_band=(i == 0))
+            ax.lines[-1].set_linestyle(styles[i % len(styles)])
+        ax.set_title(LABELS.get(name, name))
+        ax.set_xlabel("scaled rank")
+    axes[0, 0].set_ylabel("ECDF − uniform")
+    axes[0, -1].legend(loc="lower left", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -130,10 +173,12 @@ def recovery_scatter(records: Iterable[Mapping], *, parameters: Sequence[str] | 
 
 
 def _centred(d: pd.DataFrame, log: bool) -> pd.DataFrame:
-    """Posterior mean and 5%/95% quantiles minus the truth (or log ratios to it)."""
-    cols = ["mean", "q05", "q95"]
+    """Posterior mean and 5%/95% quantiles minus the truth, or, on the log scale, the posterior
+    median and the quantiles as log ratios to the truth (the median of log(theta) is log of theta's median)."""
     if log:
+        cols = ["q50", "q05", "q95"]
         return np.log(d[cols].clip(lower=1e-300).div(d["truth"], axis=0))
+    cols = ["mean", "q05", "q95"]
     return d[cols].sub(d["truth"], axis=0)
 
 
@@ -143,47 +188,51 @@ def centred_intervals_plot(runs: Mapping[str, Iterable[Mapping]] | Iterable[Mapp
                            seed: int = 0) -> plt.Figure:
     """90% posterior intervals of every recovered entry, centred at its true value.
 
-    One row of panels per run (``runs``: label -> records, or just records),
-    one panel per parameter group, pooling the group's entries over cells and
-    replications. Each vertical line is an interval minus the truth (log ratio
-    to the truth for ``log_groups``, whose scale spans orders of magnitude),
-    sorted by the posterior mean's error; blue intervals contain the truth
-    (cross zero), red ones miss it. At most ``max_intervals`` entries are drawn
-    per panel (a fixed random subset); the coverage in the title uses them all.
+    One panel per run and parameter group (``runs``: label -> records, or just
+    records), pooling the group's entries over cells and replications, at the
+    page's width: with one run, the groups in rows of three; with several,
+    one column per run and one row per group. Each vertical line is an
+    interval minus the truth (log ratio to the truth for ``log_groups``, whose
+    scale spans orders of magnitude), sorted by the error of the posterior
+    mean (for ``log_groups``: of the posterior median, as in
+    :func:`~seu_sensitivity.validation.statistics.recovery_metrics`);
+    blue intervals contain the truth (cross zero), red ones miss it. At most
+    ``max_intervals`` entries are drawn per panel (a fixed random subset); the
+    coverage in the title uses them all.
     """
     if not isinstance(runs, Mapping):
         runs = {"": runs}
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(runs), len(groups), figsize=(2.1 * len(groups), 2.3 * len(runs)), squeeze=False)
-    for i, (label, records) in enumerate(runs.items()):
+    ncols = 3 if len(runs) == 1 else len(runs)
+    panels = [(label, records, group) for label, records in runs.items() for group in groups]
+    if len(runs) > 1:  # one column per run: order the panels row by row (group), column by column (run)
+        panels = [(label, runs[label], group) for group in groups for label in runs]
+    fig, axes = _grid(len(panels), ncols=ncols, height=2.2)
+    for ax, (label, records, group) in zip(axes, panels):
         rows = [{"parameter": k, **s} for r in records if r.get("status") == "ok" for k, s in r["params"].items()]
         long = pd.DataFrame(rows)
         long["group"] = long["parameter"].map(parameter_group)
-        for ax, group in zip(axes[i], groups):
-            d = long[long["group"] == group]
-            if d.empty:
-                ax.set_visible(False)
-                continue
-            inside = ((d["q05"] <= d["truth"]) & (d["truth"] <= d["q95"])).to_numpy()
-            coverage = inside.mean()
-            keep = np.arange(len(d))
-            if len(d) > max_intervals:
-                keep = np.sort(rng.choice(len(d), size=max_intervals, replace=False))
-            c = _centred(d, group in log_groups).to_numpy()[keep]
-            order = np.argsort(c[:, 0])
-            x = np.arange(len(order))
-            ax.vlines(x, c[order, 1], c[order, 2], color=np.where(inside[keep][order], INSIDE, OUTSIDE), lw=0.6)
-            ax.plot(x, c[order, 0], ".", ms=1.5, color="k")
-            ax.axhline(0, color="0.3", lw=0.8)
-            ax.set_xticks([])
-            ax.set_title(f"{group}\n90% coverage {coverage:.2f} (n={len(d)})", fontsize=8)
-            if group in log_groups:
-                ax.set_ylabel("log(estimate / truth)", fontsize=7)
-        if label:
-            axes[i, 0].set_ylabel(f"{label}\n" + (axes[i, 0].get_ylabel() or "estimate - truth"), fontsize=8)
-        for ax, group in zip(axes[i], groups):
-            if not ax.get_ylabel():
-                ax.set_ylabel("estimate - truth", fontsize=7)
+        d = long[long["group"] == group]
+        if d.empty:
+            ax.set_visible(False)
+            continue
+        inside = ((d["q05"] <= d["truth"]) & (d["truth"] <= d["q95"])).to_numpy()
+        coverage = inside.mean()
+        keep = np.arange(len(d))
+        if len(d) > max_intervals:
+            keep = np.sort(rng.choice(len(d), size=max_intervals, replace=False))
+        c = _centred(d, group in log_groups).to_numpy()[keep]
+        order = np.argsort(c[:, 0])
+        x = np.arange(len(order))
+        ax.vlines(x, c[order, 1], c[order, 2], color=np.where(inside[keep][order], INSIDE, OUTSIDE),
+                  lw=1.0 if len(order) < 100 else 0.6)
+        ax.plot(x, c[order, 0], ".", ms=2.5, color="k")
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(d)} entries" + (f" ({len(keep)} shown)" if len(keep) < len(d) else ""), fontsize=9)
+        name = LABELS.get(group, group)
+        ax.set_title((f"{label}: " if label else "") + f"{name}, coverage {coverage:.2f}", fontsize=10)
+        ax.set_ylabel(f"log({name} est. / truth)" if group in log_groups else "estimate − truth", fontsize=9)
     fig.tight_layout()
     return fig
 
