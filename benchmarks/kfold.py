@@ -6,7 +6,7 @@ held out in every dataset of a task), and on every fold the three models
 refitted on the rest: m_01 on each dataset (20 fits, refitted once with a
 smaller step size after a divergence), the hierarchical h_m01 and complete
 pooling, all with the chapter's sampling preset capped at
-``inference.kfold.MAX_DRAWS`` draws per chain (``study_refits``). For each fold and model it
+``inference.kfold.MAX_DRAWS`` draws per chain (``Study.kfold_refits``). For each fold and model it
 records the wall time of this run and the sampler's own time recorded when
 the fit was run (the same figure whether this run sampled or loaded it from
 the cache), then the elpd_kfold table.
@@ -36,19 +36,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from seu_sensitivity.book.presets import sampling
-    from seu_sensitivity.inference.kfold import KFOLD_SEED, grouped_folds, kfold, kfold_compare, study_refits
     from seu_sensitivity.studies import pilot as app
 
     k = args.folds or (5 if args.quick else 10)
     study = app.pilot_study()
     settings = sampling(args.quick, preset="pilot")
-    tasks = dict(zip(study.cells["cell_id"], study.cells["task"].astype(str)))
-    folds = grouped_folds(study.data, k, strata=tasks, seed=KFOLD_SEED)
     started = time.perf_counter()
-    pointwise = kfold(study.data, folds, study_refits(study, settings, app.FIT_OPTIONS), strata=tasks,
-                      progress=lambda line: print(line, flush=True))
+    table, pointwise = study.kfold_comparison(k, settings, app.FIT_OPTIONS, progress=lambda line: print(line, flush=True))
     total = time.perf_counter() - started
-    table = kfold_compare(pointwise)
     seconds, sampled = pointwise.attrs["seconds"], pointwise.attrs["sampling_seconds"]
     result = {
         "mode": "quick" if args.quick else "full",

@@ -157,3 +157,30 @@ def test_quantity_groups_split_exactly_the_reported_and_the_belief_groups():
     n_reported = sum(all(n in REPORTED for n in group) for group in QUANTITY_GROUPS.values())
     assert all(n in REPORTED for group in list(QUANTITY_GROUPS.values())[:n_reported] for n in group)
     assert n_reported == 3
+
+
+def test_group_table_gives_one_row_per_fit_and_flags_each_group():
+    from seu_sensitivity.inference.diagnostics import HIERARCHY_GROUPS, diagnose_by_group, group_table
+
+    rng = np.random.default_rng(3)
+    good = {"alpha": rng.normal(size=(CHAINS, DRAWS)), "beta": rng.normal(size=(CHAINS, DRAWS, 2)),
+            "sigma_cell": np.zeros((CHAINS, DRAWS))}  # sigma_cell held at 0, as complete pooling does
+    stuck_delta = rng.normal(size=(CHAINS, DRAWS)) + np.array([[0.0], [0.0], [3.0], [3.0]])
+    bad = {"alpha": rng.normal(size=(CHAINS, DRAWS)), "gamma0": rng.normal(size=(CHAINS, DRAWS)),
+           "delta": stuck_delta}
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[0, :7] = True
+    fits = {"pooled": _idata(good), "stuck": _idata(bad, diverging=diverging)}
+    text, passed = group_table(fits)
+    assert list(text.index) == ["pooled", "stuck"] and list(passed.index) == ["pooled", "stuck"]
+    assert text.loc["pooled", "regression"] == "held fixed" and np.isnan(passed.loc["pooled", "regression"])
+    assert text.loc["stuck", "beliefs and utilities"].endswith(" *") and passed.loc["stuck", "beliefs and utilities"] == False  # noqa: E712
+    assert not text.loc["pooled", "beliefs and utilities"].endswith("*") and passed.loc["pooled", "beliefs and utilities"] == True  # noqa: E712
+    by_group = diagnose_by_group(fits["stuck"], HIERARCHY_GROUPS)
+    row = by_group.loc["sensitivities"]
+    assert text.loc["stuck", "sensitivities"] == f"{row['max R-hat']:.3f} / {row['min bulk ESS']:.0f}"
+    assert text["divergences"].tolist() == [0, 7]
+    # a group a fit lacks is marked "–", and custom groups and thresholds pass through
+    strict, strict_passed = group_table(fits, {"alpha": ["alpha"], "delta": ["delta"]}, ess_per_chain=10 * DRAWS)
+    assert strict.loc["pooled", "delta"] == "–" and strict.loc["stuck", "alpha"].endswith(" *")
+    assert strict_passed.loc["stuck", "alpha"] == False  # noqa: E712

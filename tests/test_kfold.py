@@ -1,4 +1,5 @@
-"""Grouped K-fold cross-validation (seu_sensitivity.inference.kfold): folds, held-out scores, the comparison."""
+"""Grouped K-fold cross-validation (seu_sensitivity.inference.kfold): folds, held-out scores, the comparison;
+the base-problem summary; and a study's refits (seu_sensitivity.studies.Study.kfold_refits, kfold_comparison)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 
 from seu_sensitivity.inference.kfold import (
     MAX_DRAWS,
+    base_problem_summary,
+    base_problems,
     grouped_folds,
     heldout_log_likelihood,
     kfold,
@@ -16,11 +19,11 @@ from seu_sensitivity.inference.kfold import (
     menu_keys,
     pointwise_elpd,
     split,
-    study_refits,
 )
 from seu_sensitivity.model import choice
 from seu_sensitivity.model.simulate import random_features, random_menus, simulate_cell
 from seu_sensitivity.model.stacking import CellData
+from seu_sensitivity.studies import Study
 
 
 def repeated_cell(n_menus: int, repeats: int, R: int = 8, seed: int = 0, drop: int = 0, **kwargs):
@@ -170,45 +173,91 @@ def test_kfold_scores_each_observation_once_by_a_fit_that_did_not_see_it(cells):
     assert kfold_compare(pointwise[pointwise["task"] == "task 1"]).index.tolist() == ["truth"]
 
 
-def test_study_refits_rebuild_the_study_on_the_training_data_and_move_the_seeds(cells):
+def test_base_problems_count_each_menu_and_the_summary_reads_them(cells):
+    problems = base_problems(cells, STRATA)
+    assert list(problems.columns) == ["cell", "stratum", "menu", "showings"]
+    for c, cell in cells.items():  # the showings of a cell's menus add up to its observations
+        mine = problems[problems["cell"] == c]
+        assert mine["showings"].sum() == cell.M and mine["menu"].is_unique
+        assert (mine["stratum"] == STRATA[c]).all()
+    summary = base_problem_summary(problems)
+    assert summary.loc["a", "problems"] == 30 and summary.loc["a", "shown 3"] == 30
+    assert summary.loc["other", ["problems", "stratum problems", "coverage"]].tolist() == [25, 25, 1.0]
+    assert (summary.loc[["a", "b", "c"], "stratum problems"] == 30).all()
+    # cell b lost two answers: its showings by count still add up to its observations
+    shown = [c for c in summary.columns if c.startswith("shown ")]
+    assert sum(int(c.split()[1]) * summary.loc["b", c] for c in shown) == cells["b"].M
+    assert summary.loc["b", "shown 3"] < 30
+    # a cell that lacks some of its stratum's menus has coverage below 1
+    rows = np.isin(menu_keys(cells["c"].I), menu_keys(cells["c"].I)[:6], invert=True)
+    partial = dict(cells, c=CellData(w=cells["c"].w, I=cells["c"].I[rows], y=cells["c"].y[rows], K=cells["c"].K))
+    coverage = base_problem_summary(base_problems(partial, STRATA))["coverage"]
+    assert coverage["c"] < 1.0 and coverage["a"] == 1.0
+    # without strata each cell is its own stratum
+    assert base_problem_summary(base_problems(cells))["stratum problems"].to_dict() == {"a": 30, "b": 30, "c": 30, "other": 25}
+
+
+def _study(cells) -> Study:
+    table = pd.DataFrame({"cell_id": list(cells), "task": [STRATA[c] for c in cells]})
+    return Study.from_cells(table, dict(cells), "~ task", utility_group="task", pooled_formula="~ task")
+
+
+def test_study_kfold_refits_rebuild_the_study_on_the_training_data_and_move_the_seeds(cells, monkeypatch):
+    study = _study(cells)
     calls = []
 
-    class FakeStudy:  # the interface study_refits reads: the fields, from_cells and the three fit methods
-        cells, formula, groups, cell_priors, priors, pooled_formula = "table", "~ x", {}, {}, None, "~ 1"
-
-        def __init__(self, data=None):
-            self.data = data
-
-        @classmethod
-        def from_cells(cls, table, data, formula, **options):
-            assert (table, formula, options["pooled_formula"]) == ("table", "~ x", "~ 1")
-            return cls(data)
-
-        def _record(self, model, **kwargs):
-            calls.append((model, sorted(self.data), kwargs))
+    def recorder(model):
+        def fit(self, **kwargs):
+            calls.append((model, {c: cell.M for c, cell in self.data.items()}, kwargs))
+            # the training study keeps the study's formulas, utility groups and priors
+            assert (self.formula, self.pooled_formula, self.priors) == (study.formula, study.pooled_formula, study.priors)
+            assert self.groups == {c: study.groups[c] for c in self.data}
+            assert all(self.cell_priors[c] == study.cell_priors[c] for c in self.data)
             return type("Fits", (), {"fits": "the m_01 fits"})() if model == "independent" else "an h_m01 fit"
+        return fit
 
-        def fit_independent(self, **kwargs):
-            return self._record("independent", **kwargs)
-
-        def fit_hierarchical(self, **kwargs):
-            return self._record("hierarchical", **kwargs)
-
-        def fit_pooled(self, **kwargs):
-            return self._record("pooled", **kwargs)
-
+    for model in ("independent", "hierarchical", "pooled"):
+        monkeypatch.setattr(Study, f"fit_{model}", recorder(model))
     options = {"independent": {"seed": 10}, "hierarchical": {"seed": 20, "adapt_delta": 0.9}, "pooled": {"seed": 30}}
-    refits = study_refits(FakeStudy(), {"chains": 4, "warmup": 500, "draws": 2000}, options, seed_step=100)
+    refits = study.kfold_refits({"chains": 4, "warmup": 500, "draws": 2000}, options, seed_step=100)
     assert list(refits) == ["independent", "hierarchical", "complete pooling"]
-    train = {c: cells[c] for c in ("a", "b")}
+    train, _ = split(cells, grouped_folds(cells, 3, strata=STRATA, seed=1), 0)
     assert refits["independent"](train, 0) == "the m_01 fits"
     assert refits["complete pooling"](train, 2) == "an h_m01 fit"
     refits["hierarchical"](train, 1)
     assert [(m, kw["seed"]) for m, _, kw in calls] == [("independent", 110), ("pooled", 330), ("hierarchical", 220)]
-    assert all(data == ["a", "b"] and kw["draws"] == MAX_DRAWS and kw["chains"] == 4 for _, data, kw in calls)
-    assert calls[2][2]["adapt_delta"] == 0.9
+    assert all(data == {c: cell.M for c, cell in train.items()} and kw["draws"] == MAX_DRAWS and kw["chains"] == 4 for _, data, kw in calls)
+    assert calls[2][2]["adapt_delta"] == 0.9 and "adapt_delta" not in calls[0][2]
+    assert study.independent is None and study.hierarchical is None  # the refits are not stored on the study
+    assert list(study.kfold_refits({}, {"pooled": {}})) == ["complete pooling"]
     with pytest.raises(ValueError, match="unknown model"):
-        study_refits(FakeStudy(), {}, {"hierarchial": {}})
+        study.kfold_refits({}, {"hierarchial": {}})
+
+
+def test_study_kfold_comparison_deals_folds_by_utility_group_and_scores_every_choice(cells, monkeypatch):
+    study = _study(cells)
+    truth = {c: (np.full(4, 12.0), np.tile(np.linspace(0, 1, cells[c].R), (4, 1))) for c in cells}
+    wrong = {c: (np.full(4, 12.0), np.tile(np.linspace(1, 0, cells[c].R), (4, 1))) for c in cells}
+    trained_on = []
+
+    def fit_independent(self, **kwargs):
+        trained_on.append(sorted((c, cell.M) for c, cell in self.data.items()))
+        table = wrong if kwargs["seed"] % 2 else truth
+        return type("Fits", (), {"fits": {c: _m01_posterior(*table[c]) for c in self.data}})()
+
+    monkeypatch.setattr(Study, "fit_independent", fit_independent)
+    monkeypatch.setattr(Study, "fit_pooled", lambda self, **kwargs: fit_independent(self, seed=1).fits)
+    table, pointwise = study.kfold_comparison(3, {"draws": 100}, {"independent": {"seed": 0}, "pooled": {}}, seed=4)
+    folds = grouped_folds(cells, 3, strata=study.groups, seed=4)
+    for c, cell in cells.items():
+        mine = pointwise[pointwise["cell"] == c]
+        np.testing.assert_array_equal(mine["fold"], folds[c])
+        np.testing.assert_allclose(mine["independent"], choice.log_likelihood(12.0, truth[c][1][0], cell.I, cell.y),
+                                   rtol=1e-10)
+    assert len(trained_on) == 6 and all(sum(m for _, m in t) < sum(c.M for c in cells.values()) for t in trained_on)
+    pd.testing.assert_frame_equal(table, kfold_compare(pointwise))
+    assert table.index.tolist() == ["independent", "complete pooling"]  # the true utilities predict better
+    assert table["units"].iloc[0] == 30 + 25  # base problems: the shared pool of task 1 and the 25 of task 2
 
 
 @pytest.mark.slow

@@ -23,8 +23,8 @@ import xarray as xr
 
 from . import convergence
 
-__all__ = ["diagnose", "diagnose_by_group", "verdict", "compare", "compare_means", "COMPARISON_FORMATS",
-           "REPORTED", "BELIEFS_AND_UTILITIES", "QUANTITY_GROUPS"]
+__all__ = ["diagnose", "diagnose_by_group", "group_table", "verdict", "compare", "compare_means", "COMPARISON_FORMATS",
+           "REPORTED", "BELIEFS_AND_UTILITIES", "QUANTITY_GROUPS", "HIERARCHY_GROUPS"]
 
 #: what the book reports of a fit: the regression, every cell's sensitivity, and the
 #: expected utilities as the choices see them (``eta_logit``: alpha_j (eta_jr - mean_r eta_jr))
@@ -40,6 +40,14 @@ QUANTITY_GROUPS: dict[str, tuple[str, ...]] = {
     "expected utilities eta (level)": ("eta",),
     "beliefs beta": ("beta",),
     "utility increments delta": ("delta",),
+}
+#: the same quantities in four groups: the regression, the sensitivities, the utility
+#: logits, and the beliefs and utilities together (for a table with one row per fit)
+HIERARCHY_GROUPS: dict[str, tuple[str, ...]] = {
+    "regression": ("gamma0", "gamma", "sigma_cell"),
+    "sensitivities": ("alpha",),
+    "utility logits": ("eta_logit",),
+    "beliefs and utilities": BELIEFS_AND_UTILITIES,
 }
 
 
@@ -199,6 +207,46 @@ def diagnose_by_group(
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.attrs.update(rhat_max=rhat_max, ess_min=ess_min)
     return table
+
+
+def group_table(
+    fits: Mapping[str, az.InferenceData],
+    groups: Mapping[str, Sequence[str]] | None = None,
+    **thresholds: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convergence of several fits by group of quantities, one row per fit: ``(text, passed)``.
+
+    ``text`` has one column per group (``groups``, by default
+    :data:`HIERARCHY_GROUPS`; ``thresholds`` go to :func:`diagnose_by_group`)
+    holding ``"max R-hat / min bulk ESS"``, with ``" *"`` appended where the
+    group fails, ``"held fixed"`` where every quantity of the group is a
+    constant (no R-hat) and ``"–"`` where the fit lacks the group, and a
+    ``divergences`` column. ``passed`` holds each group's ``ok`` (NaN where
+    held fixed or absent), for the prose.
+
+    >>> rng = np.random.default_rng(0)
+    >>> stuck = rng.normal(size=(4, 400)) + np.array([[0.0], [0.0], [3.0], [3.0]])  # two chains elsewhere
+    >>> stats = {"diverging": np.zeros((4, 400), bool)}
+    >>> fits = {"good": az.from_dict(posterior={"alpha": rng.normal(size=(4, 400))}, sample_stats=stats),
+    ...         "stuck": az.from_dict(posterior={"alpha": stuck, "sigma_cell": np.zeros((4, 400))}, sample_stats=stats)}
+    >>> text, passed = group_table(fits)
+    >>> text.loc["stuck", ["regression", "sensitivities"]].tolist(), text.loc["good", "regression"]
+    (['held fixed', '1.667 / 7 *'], '–')
+    >>> passed["sensitivities"].tolist()
+    [True, False]
+    """
+    groups = HIERARCHY_GROUPS if groups is None else groups
+    text, passed = {}, {}
+    for label, fit in fits.items():
+        table = diagnose_by_group(fit, groups, **thresholds)
+        fixed = table.index[table["max R-hat"].isna()]
+        text[label] = {group: "held fixed" if group in fixed else
+                       f"{row['max R-hat']:.3f} / {row['min bulk ESS']:.0f}" + ("" if row["ok"] else " *")
+                       for group, row in table.iterrows()}
+        text[label]["divergences"] = int(fit.sample_stats["diverging"].sum())
+        passed[label] = table["ok"].where(~table.index.isin(fixed)).to_dict()
+    return (pd.DataFrame.from_dict(text, orient="index").fillna("–"),
+            pd.DataFrame.from_dict(passed, orient="index"))
 
 
 def verdict(table: pd.DataFrame) -> str:

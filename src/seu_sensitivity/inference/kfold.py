@@ -21,8 +21,12 @@ Stan programs need no held-out data.
   elpd contribution under each model;
 * :func:`kfold_compare`: elpd_kfold, its standard error and the differences
   between models with their standard errors, best first;
-* :func:`study_refits`: the refits of a study's three models (independent,
-  hierarchical, complete pooling) for :func:`kfold`.
+* :func:`base_problems` and :func:`base_problem_summary`: each cell's
+  menus with their showings, and per cell how many base problems it has,
+  how often they were shown and how much of its stratum's pool it covers.
+
+The refits of a study's models are built in the studies layer
+(:meth:`seu_sensitivity.studies.Study.kfold_refits`).
 
 >>> rng = np.random.default_rng(0)
 >>> pointwise = pd.DataFrame({"problem": np.repeat(np.arange(50), 3),
@@ -51,7 +55,8 @@ __all__ = [
     "pointwise_elpd",
     "kfold",
     "kfold_compare",
-    "study_refits",
+    "base_problems",
+    "base_problem_summary",
     "KFOLD_SEED",
     "FOLD_SEED_STEP",
     "MAX_DRAWS",
@@ -302,39 +307,45 @@ def kfold_compare(pointwise: pd.DataFrame, models: Sequence[str] | None = None, 
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def study_refits(study: Any, sampling: Mapping[str, Any], fit_options: Mapping[str, Mapping[str, Any]],
-                 *, seed_step: int = FOLD_SEED_STEP) -> dict[str, FoldFit]:
-    """Refits of a study's three models on a fold's training data, for :func:`kfold`.
+def base_problems(data: Mapping[str, CellData], strata: Mapping[str, Hashable] | None = None) -> pd.DataFrame:
+    """One row per cell and menu: ``cell``, ``stratum``, ``menu`` (:func:`menu_keys`) and ``showings``.
 
-    ``study`` is a :class:`~seu_sensitivity.studies.Study` (any object with
-    its fields and ``from_cells``); each refit builds the same study on the
-    training cells (formula, utility groups, m_01 and h_m01 priors, pooled
-    formula) and fits one model with ``sampling`` and its ``fit_options``
-    (as the study's ``fit_independent``, ``fit_hierarchical`` and
-    ``fit_pooled`` take them, with at most :data:`MAX_DRAWS` draws per chain),
-    the seed moved by ``seed_step * (fold + 1)``.
-    Keys: ``"independent"``, ``"hierarchical"``, ``"complete pooling"`` (as
-    in the PSIS-LOO table), for the models ``fit_options`` names.
+    ``showings`` counts the menu's observations in the cell (the repetitions
+    of one base problem). Without ``strata`` each cell is its own stratum.
+
+    >>> cell = CellData(w=np.zeros((3, 1)), I=[[1, 1, 0], [0, 1, 1], [1, 1, 0]], y=[1, 1, 2], K=2)
+    >>> base_problems({"a": cell}, {"a": "task"}).to_dict("list")
+    {'cell': ['a', 'a'], 'stratum': ['task', 'task'], 'menu': ['1-2', '2-3'], 'showings': [2, 1]}
     """
-    names = {"independent": "independent", "hierarchical": "hierarchical", "pooled": "complete pooling"}
-    sampling = dict(sampling)
-    if "draws" in sampling:
-        sampling["draws"] = min(int(sampling["draws"]), MAX_DRAWS)
+    rows = []
+    for c, cell in data.items():
+        stratum = strata[c] if strata is not None else c
+        counts = pd.Series(menu_keys(cell.I)).value_counts()
+        rows.extend({"cell": str(c), "stratum": stratum, "menu": key, "showings": int(n)} for key, n in counts.items())
+    return pd.DataFrame(rows, columns=["cell", "stratum", "menu", "showings"])
 
-    def training_study(train: Mapping[str, CellData]) -> Any:
-        return type(study).from_cells(study.cells, dict(train), study.formula, utility_group=study.groups,
-                                      cell_priors=study.cell_priors, priors=study.priors,
-                                      pooled_formula=study.pooled_formula)
 
-    def refit(model: str) -> FoldFit:
-        def fit(train: Mapping[str, CellData], fold: int) -> Any:
-            options = dict(fit_options.get(model, {}))
-            options["seed"] = int(options.get("seed", 0)) + seed_step * (fold + 1)
-            fitted = getattr(training_study(train), f"fit_{model}")(**sampling, **options)
-            return fitted.fits if model == "independent" else fitted
-        return fit
+def base_problem_summary(problems: pd.DataFrame) -> pd.DataFrame:
+    """Per cell of a :func:`base_problems` table: its base problems, how often they were shown, its stratum's coverage.
 
-    unknown = set(fit_options) - set(names)
-    if unknown:
-        raise ValueError(f"study_refits: unknown model(s) {', '.join(sorted(unknown))}; known: {', '.join(names)}")
-    return {names[m]: refit(m) for m in names if m in fit_options}
+    Columns: ``stratum``; ``problems`` (distinct menus of the cell);
+    ``stratum problems`` (distinct menus over the cells of its stratum);
+    ``coverage`` (``problems / stratum problems``: the share of the
+    stratum's pool of base problems the cell has); and ``shown n`` for every
+    number of showings n that occurs: how many of the cell's menus were shown
+    exactly n times (0 where none). Rows are sorted by cell.
+
+    >>> problems = pd.DataFrame({"cell": ["a", "a", "b"], "stratum": "t", "menu": ["1-2", "2-3", "1-2"],
+    ...                          "showings": [3, 3, 6]})
+    >>> base_problem_summary(problems).to_dict("index")["b"]
+    {'stratum': 't', 'problems': 1, 'stratum problems': 2, 'coverage': 0.5, 'shown 3': 0, 'shown 6': 1}
+    """
+    by_cell = problems.groupby("cell")
+    pool = problems.groupby("stratum")["menu"].nunique()
+    out = pd.DataFrame({"stratum": by_cell["stratum"].first(), "problems": by_cell["menu"].nunique()})
+    out["stratum problems"] = out["stratum"].map(pool).astype(int)
+    out["coverage"] = out["problems"] / out["stratum problems"]
+    shown = pd.crosstab(problems["cell"], problems["showings"]).reindex(out.index, fill_value=0)
+    for n in sorted(shown.columns):
+        out[f"shown {n}"] = shown[n].astype(int)
+    return out

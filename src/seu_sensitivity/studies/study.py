@@ -16,8 +16,10 @@ one utility vector delta per cell (:data:`OWN_DELTA`), so its cells share
 only the regression, as the independent fits share nothing.
 
 The three describe the same observations in the same order, so they are
-compared by PSIS-LOO (:meth:`Study.loo_comparison`) and by per-cell posterior
-predictive checks (:meth:`Study.ppc_table`). :meth:`Study.answers`,
+compared by PSIS-LOO (:meth:`Study.loo_comparison`), by grouped K-fold
+cross-validation, refitting each model without whole base problems
+(:meth:`Study.kfold_comparison`, its refits :meth:`Study.kfold_refits`), and
+by per-cell posterior predictive checks (:meth:`Study.ppc_table`). :meth:`Study.answers`,
 :meth:`Study.contrasts` and :meth:`Study.heterogeneity` read the hierarchical
 fit; :meth:`Study.shrinkage` puts the per-cell estimates side by side;
 :meth:`Study.forest_plot` draws them.
@@ -49,6 +51,8 @@ import numpy as np
 import pandas as pd
 
 from seu_sensitivity.inference import effects
+from seu_sensitivity.inference.kfold import (FOLD_SEED_STEP, KFOLD_SEED, MAX_DRAWS, FoldFit, grouped_folds, kfold,
+                                             kfold_compare)
 from seu_sensitivity.inference.loo import independent_inference_data, loo_table, pareto_k_counts
 from seu_sensitivity.inference.ppc import choice_shares, per_cell, ppc_p_value, repeat_consistency, replicated_choices
 from seu_sensitivity.inference.sensitivity import hyperprior_sensitivity
@@ -935,6 +939,66 @@ class Study:
             raise ValueError(f"loo_comparison needs two fits or more; the study has {', '.join(models) or 'none'}")
         comparison, loos = loo_table(models)
         return comparison, loos, pareto_k_counts(loos)
+
+    #: the K-fold refits' names, as in the PSIS-LOO table
+    KFOLD_MODELS = {"independent": "independent", "hierarchical": "hierarchical", "pooled": "complete pooling"}
+
+    def kfold_refits(self, sampling: Mapping[str, Any], fit_options: Mapping[str, Mapping[str, Any]],
+                     *, seed_step: int = FOLD_SEED_STEP) -> dict[str, FoldFit]:
+        """Refits of the study's models on a fold's training data, for :func:`~seu_sensitivity.inference.kfold.kfold`.
+
+        Each refit builds the same study on the training cells (formula,
+        utility groups, m_01 and h_m01 priors, pooled formula) and fits one
+        model with ``sampling`` and its ``fit_options`` (as
+        :meth:`fit_independent`, :meth:`fit_hierarchical` and
+        :meth:`fit_pooled` take them, with at most
+        :data:`~seu_sensitivity.inference.kfold.MAX_DRAWS` draws per chain),
+        the seed moved by ``seed_step * (fold + 1)``. Keys: ``"independent"``,
+        ``"hierarchical"``, ``"complete pooling"`` (:data:`KFOLD_MODELS`), for
+        the models ``fit_options`` names; the refits are not stored on the study.
+        """
+        unknown = set(fit_options) - set(self.KFOLD_MODELS)
+        if unknown:
+            raise ValueError(f"kfold_refits: unknown model(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(self.KFOLD_MODELS)}")
+        sampling = dict(sampling)
+        if "draws" in sampling:
+            sampling["draws"] = min(int(sampling["draws"]), MAX_DRAWS)
+
+        def training_study(train: Mapping[str, CellData]) -> "Study":
+            return type(self).from_cells(self.cells, dict(train), self.formula, utility_group=self.groups,
+                                         cell_priors=self.cell_priors, priors=self.priors,
+                                         pooled_formula=self.pooled_formula)
+
+        def refit(model: str) -> FoldFit:
+            def fit(train: Mapping[str, CellData], fold: int) -> Any:
+                options = dict(fit_options.get(model, {}))
+                options["seed"] = int(options.get("seed", 0)) + seed_step * (fold + 1)
+                fitted = getattr(training_study(train), f"fit_{model}")(**sampling, **options)
+                return fitted.fits if model == "independent" else fitted
+            return fit
+
+        return {name: refit(model) for model, name in self.KFOLD_MODELS.items() if model in fit_options}
+
+    def kfold_comparison(self, k: int, sampling: Mapping[str, Any], fit_options: Mapping[str, Mapping[str, Any]],
+                         *, seed: int = KFOLD_SEED, progress: Callable[[str], None] | None = None
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Grouped K-fold cross-validation of the study's models: ``(table, pointwise)``.
+
+        The base problems (menus) of each utility group are dealt into ``k``
+        folds (:func:`~seu_sensitivity.inference.kfold.grouped_folds` with the
+        study's utility groups as strata and ``seed``), every model of
+        ``fit_options`` is refitted without each fold (:meth:`kfold_refits`)
+        and the held-out choices scored
+        (:func:`~seu_sensitivity.inference.kfold.kfold`: ``pointwise``, one
+        row per observation); ``table`` is
+        :func:`~seu_sensitivity.inference.kfold.kfold_compare` of it, its
+        standard errors over base problems.
+        """
+        folds = grouped_folds(self.data, k, strata=self.groups, seed=seed)
+        pointwise = kfold(self.data, folds, self.kfold_refits(sampling, fit_options), strata=self.groups,
+                          progress=progress)
+        return kfold_compare(pointwise), pointwise
 
     def ppc_table(self, model: str = "hierarchical", prob: float = 0.9, max_draws: int = 400) -> pd.DataFrame:
         """Per-cell posterior predictive checks of ``model`` (:func:`cell_ppc_table`)."""
