@@ -17,8 +17,9 @@ from typing import Iterable
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-__all__ = ["PALETTE", "HOUSE_STYLE", "use_house_style", "cell_colors", "interval_plot"]
+__all__ = ["PALETTE", "HOUSE_STYLE", "use_house_style", "cell_colors", "interval_plot", "levels_in_order"]
 
 #: colour-blind-friendly cycle (matplotlib's tab10 order, used everywhere in the book)
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -84,3 +85,21 @@ def interval_plot(
     ax.set_yticklabels(labels)
     ax.invert_yaxis()
     return ax
+
+
+def levels_in_order(series: pd.Series) -> list:
+    """The distinct values of a column in the order a figure shows them.
+
+    A Categorical keeps its category order (levels that do not occur are
+    dropped); other columns keep the order of first appearance.
+
+    >>> import pandas as pd
+    >>> levels_in_order(pd.Series(["b", "a", "b"]))
+    ['b', 'a']
+    >>> levels_in_order(pd.Series(pd.Categorical(["b", "a"], categories=["a", "c", "b"])))
+    ['a', 'b']
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series)
+        return [level for level in series.cat.categories if level in present]
+    return list(dict.fromkeys(series))

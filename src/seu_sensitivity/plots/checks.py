@@ -28,19 +28,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity.plots import PALETTE
+from seu_sensitivity.plots import PALETTE, levels_in_order
 
 __all__ = ["interval_panels", "discrepancy_plot", "pit_ecdf", "OBSERVED_COLOR", "PREDICTED_COLOR"]
 
 #: the observed value and the predictive distribution, the same in every check
 OBSERVED_COLOR = PALETTE[3]
 PREDICTED_COLOR = PALETTE[0]
-
-
-def _levels(series: pd.Series) -> list:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return [level for level in series.cat.categories if level in set(series)]
-    return list(dict.fromkeys(series))
 
 
 def interval_panels(
@@ -64,8 +58,8 @@ def interval_panels(
     whose p-value column is below ``flag_level`` or above 1 - ``flag_level``
     is drawn filled, the others open.
     """
-    row_levels = _levels(table[rows]) if rows else [None]
-    col_levels = _levels(table[columns]) if columns else [None]
+    row_levels = levels_in_order(table[rows]) if rows else [None]
+    col_levels = levels_in_order(table[columns]) if columns else [None]
     fig, axes = plt.subplots(len(row_levels), len(col_levels), squeeze=False, sharey=True,
                              figsize=figsize or (4.0 * len(col_levels), 2.8 * len(row_levels)))
     values = table[["observed", "lower", "upper"]].to_numpy(float)
@@ -131,7 +125,7 @@ def discrepancy_plot(
     """
     if ax is None:
         _, ax = plt.subplots()
-    groups = _levels(table.index.get_level_values(group).to_series())
+    groups = levels_in_order(table.index.get_level_values(group).to_series())
     categories = list(dict.fromkeys(table.index.get_level_values(category)))
     offsets = (np.arange(len(groups)) - (len(groups) - 1) / 2) * 0.25
     for k, g in enumerate(groups):

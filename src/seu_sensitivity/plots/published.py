@@ -23,18 +23,12 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity.plots import PALETTE
+from seu_sensitivity.plots import PALETTE, levels_in_order
 
 __all__ = ["alpha_panels", "PUBLISHED_COLORS"]
 
 #: colours of the estimates: the same as the study's figures, published results in grey
 PUBLISHED_COLORS = {"upstream": "0.35", "independent": PALETTE[0], "hierarchical": PALETTE[1]}
-
-
-def _levels(series: pd.Series) -> list:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return [level for level in series.cat.categories if level in set(series)]
-    return list(dict.fromkeys(series))
 
 
 def alpha_panels(
@@ -56,7 +50,7 @@ def alpha_panels(
     estimates at one ``x`` are drawn side by side; the x axis shows the
     panel's own values (providers' temperature grids may differ).
     """
-    row_levels, col_levels = _levels(table[rows]), _levels(table[columns])
+    row_levels, col_levels = levels_in_order(table[rows]), levels_in_order(table[columns])
     fig, axes = plt.subplots(len(row_levels), len(col_levels), squeeze=False, sharey=True,
                              figsize=figsize or (4.0 * len(col_levels), 2.9 * len(row_levels)))
     n = len(estimates)

@@ -33,7 +33,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
-from seu_sensitivity.plots import PALETTE
+from seu_sensitivity.plots import PALETTE, levels_in_order
 
 __all__ = ["forest_plot", "shrinkage_plot", "regression_band_plot", "effect_panels", "ppc_grid", "statistic_lines",
            "ESTIMATE_COLORS", "log_ticks"]
@@ -57,12 +57,6 @@ def log_ticks(ax: plt.Axes, axis: str = "x", steps: Sequence[float] = _STEPS) ->
     target.set_major_locator(mticker.LogLocator(base=10, subs=tuple(steps)))
     target.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_locator(mticker.NullLocator())
-
-
-def _levels(series: pd.Series) -> list:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return [level for level in series.cat.categories if level in set(series)]
-    return list(dict.fromkeys(series))
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -104,8 +98,8 @@ def forest_plot(
     if not estimates:
         raise ValueError("forest_plot: no estimates given")
     first = next(iter(estimates.values()))
-    row_levels = _levels(first[rows]) if rows is not None else [None]
-    col_levels = _levels(first[columns]) if columns is not None else [None]
+    row_levels = levels_in_order(first[rows]) if rows is not None else [None]
+    col_levels = levels_in_order(first[columns]) if columns is not None else [None]
     if tick_format is None:
         tick_format = f"{within} = {{:g}}" if _is_numeric(first[within]) else "{}"
     prob = first.attrs.get("prob", 0.9)
@@ -216,8 +210,8 @@ def regression_band_plot(
     the intervals do not overlap. ``xlabels`` maps a panel level to its x-axis
     label (default ``x``). Panels share the y axis.
     """
-    panel_levels = _levels(points[panel])
-    colour_levels = _levels(points[colour])
+    panel_levels = levels_in_order(points[panel])
+    colour_levels = levels_in_order(points[colour])
     prob = lines.attrs.get("prob", points.attrs.get("prob", 0.9))
     fig, axes = plt.subplots(1, len(panel_levels), figsize=figsize or (4.0 * len(panel_levels) + 0.4, 3.8),
                              sharey=True, squeeze=False)
@@ -336,8 +330,8 @@ def statistic_lines(
     if ax is None:
         _, ax = plt.subplots()
     styles = ["-", "--", ":", "-."]
-    style_levels = _levels(table[style]) if style is not None else [None]
-    for i, colour_level in enumerate(_levels(table[colour])):
+    style_levels = levels_in_order(table[style]) if style is not None else [None]
+    for i, colour_level in enumerate(levels_in_order(table[colour])):
         for k, style_level in enumerate(style_levels):
             part = _select(table, (colour, style), (colour_level, style_level)).sort_values(x)
             label = ", ".join(str(v) for v in (colour_level, style_level) if v is not None)
