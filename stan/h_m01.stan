@@ -1,4 +1,4 @@
-// h_m01: hierarchical SEU sensitivity model over J cells (seed 000).
+// h_m01: hierarchical SEU sensitivity model over J cells.
 //
 //   log(alpha_j) = gamma0 + X_j gamma + sigma_cell * z_j,   z_j ~ Normal(0, 1)
 //   beta_j  (K_j x D)   cell-specific feature -> subjective-probability map
@@ -7,7 +7,7 @@
 //   y_m ~ categorical_logit(alpha_cell[m] * eta over the menu of m)
 //   (evaluated through sufficient statistics: choice counts and distinct menus)
 //
-// One program serves the seed's design (G = 1, F = 1: one K, features shared
+// One program serves a single-task design (G = 1, F = 1: one K, features shared
 // by all cells) and the pilot design (one feature matrix per cell, delta
 // shared within a task, tasks with different K in one model). Because K
 // differs between groups, beta and delta are ragged: they are stored flat
@@ -29,8 +29,8 @@
 // pooling, every alpha_j on the regression line; fixed at larger values: the
 // path towards independent cells (the formulation chapter's sweep).
 //
-// centred = 0 (h_m01): the sampler moves z_j (non-centred). centred = 1 (the
-// registry's "h_m01_centered", kept for the book's funnel comparison): it
+// centred = 0 (the default): the sampler moves z_j (non-centred). centred = 1
+// (the centred parameterisation, which the book compares with it): it
 // moves log(alpha_j) ~ Normal(gamma0 + X_j gamma, sigma_cell) and z_j is
 // derived. Same model, other coordinates; the parameter z_or_log_alpha is
 // whichever the switch says, and z and log_alpha are reported either way.
@@ -46,7 +46,7 @@ data {
   int<lower=0> P;                        // predictors
   matrix[J, P] X;                        // design matrix, no intercept
   int<lower=1> G;                        // utility groups (cells sharing delta)
-  array[G] int K;                        // consequences of each group
+  array[G] int<lower=2> K;               // consequences of each group
   array[J] int<lower=1, upper=G> group;  // group of each cell
   int<lower=1> D;                        // feature dimensions
   int<lower=2> R;                        // alternatives
@@ -203,9 +203,13 @@ transformed parameters {
   }
   vector[J] alpha = exp(log_alpha);
   vector[N_delta] delta_flat;
-  for (g in 1:G)
-    delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
-      = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
+  for (g in 1:G) {
+    if (K[g] == 2)
+      delta_flat[delta_start[g]] = 1;  // the only point of a 1-simplex (segment() rejects an empty vector)
+    else
+      delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
+        = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
+  }
   // beta_j = Q(delta) beta_rot_j, cell by cell
   vector[N_beta] beta_rot = beta_rot_lp(beta_free, log_alpha, scale_beliefs, group, K, D, beta_start, delta_flat, delta_start);
 }

@@ -222,6 +222,25 @@ def test_h_m01_log_lik_equals_numpy_twin_with_ragged_K(ragged, ragged_fit):
 
 
 @needs_a_backend
+def test_h_m01_fits_a_group_with_two_consequences():
+    """K = 2 leaves delta no free coordinate (its simplex is the point 1): a group with K = 2
+    beside one with K = 3 samples, and its log_lik still equals the NumPy twin."""
+    design = factorial_design({"llm": ["a", "b"], "task": ["binary", "three"]})
+    data, _ = simulate_hierarchical(design, n_obs=30, R=6, D=2, K={"binary": 2, "three": 3},
+                                    utility_group="task", shared_features=False, seed=7)
+    fitted = fit("h_m01", data, chains=2, warmup=150, draws=100, seed=3, cache=False)
+    delta = _draws(fitted, "delta")  # (n, G, K_max - 1), NaN-padded
+    binary = int(np.flatnonzero(np.asarray(data.K_group) == 2)[0])
+    np.testing.assert_array_equal(delta[:, binary, 0], 1.0)
+    assert np.isnan(delta[:, binary, 1]).all()
+    alpha, beta = _draws(fitted, "alpha"), _draws(fitted, "beta")
+    expected = stacked_log_likelihood(data, alpha, [beta[:, j, : data.K[j], :] for j in range(data.J)],
+                                      [delta[:, g, : data.K_group[g] - 1] for g in range(data.G)])
+    stan_ll = fitted.log_likelihood["y"].stack(sample=("chain", "draw")).transpose("sample", ...).values[:40]
+    np.testing.assert_allclose(stan_ll, expected, rtol=1e-6, atol=1e-8)
+
+
+@needs_a_backend
 def test_h_m01_generated_quantities(ragged, ragged_fit):
     data, _ = ragged
     y_rep = ragged_fit.posterior_predictive["y"].values

@@ -16,7 +16,7 @@ data {
   int<lower=0> P;                        // predictors
   matrix[J, P] X;                        // design matrix, no intercept
   int<lower=1> G;                        // utility groups (cells sharing delta)
-  array[G] int K;                        // consequences of each group
+  array[G] int<lower=2> K;               // consequences of each group
   array[J] int<lower=1, upper=G> group;  // group of each cell
   int<lower=1> D;                        // feature dimensions
   int<lower=2> R;                        // alternatives
@@ -126,9 +126,13 @@ transformed parameters {
   }
   vector[J] alpha = exp(log_alpha);
   vector[N_delta] delta_flat;
-  for (g in 1:G)
-    delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
-      = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
+  for (g in 1:G) {
+    if (K[g] == 2)
+      delta_flat[delta_start[g]] = 1;  // the only point of a 1-simplex (segment() rejects an empty vector)
+    else
+      delta_flat[delta_start[g]:(delta_start[g] + K[g] - 2)]
+        = stick_simplex_lp(segment(delta_free, delta_free_start[g], K[g] - 2));
+  }
   // beta_j = Q(delta) beta_rot_j, cell by cell
   vector[N_beta] beta_rot = beta_rot_lp(beta_free, log_alpha, scale_beliefs, group, K, D, beta_start, delta_flat, delta_start);
 }
