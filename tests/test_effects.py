@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seu_sensitivity.inference.effects import contrast, effects_table, heterogeneity, regression_mean, summarise
+from seu_sensitivity.inference.effects import (contrast, effects_table, heterogeneity, log_alpha_by_chain, mean_and_mcse,
+                                               pooling_path, regression_gap, regression_mean, summarise)
 
 PREDICTORS = ["llm[T.B]", "prompt[T.directive]", "llm[T.B]:prompt[T.directive]"]
 CELLS = ["A__neutral", "A__directive", "B__neutral", "B__directive"]
@@ -158,3 +159,48 @@ def test_regression_summary_is_summarise_of_each_regression_quantity_with_its_mc
         assert table.loc["task", column] == pytest.approx(expected[column])
     assert table.loc["task", "mcse"] == pytest.approx(float(az.mcse(gamma[..., 1], method="mean")))
     assert table.loc["task", "P(> 0)"] < 0.01 and table.loc["llm", "P(> 0)"] > 0.99
+
+
+def test_regression_gap_is_sigma_cell_times_mean_abs_z(known):
+    idata, _ = known
+    post = idata.posterior
+    expected = (post["sigma_cell"] * np.abs(post["z"])).mean("cell").transpose("chain", "draw").values
+    np.testing.assert_allclose(regression_gap(idata), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_mean_and_mcse_covers_known_means_at_the_stated_rate():
+    """Independent normal draws: the MCSE is sd / sqrt(n), and 4 MCSE cover every one of 50 known means."""
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=50)
+    values = rng.normal(truth, 2.0, size=(4, 500, 50))
+    means, errors = mean_and_mcse(values)
+    np.testing.assert_allclose(errors, 2.0 / np.sqrt(2000), rtol=0.15)
+    assert (np.abs(means - truth) < 4 * errors).all()
+    with pytest.raises(ValueError, match="chain, draw"):
+        mean_and_mcse(np.zeros(10))
+
+
+def test_pooling_path_measures_distance_to_independent_fits_and_gap_from_the_line(known):
+    """Fits with sigma_cell held at s: log_alpha_j = line + s z_j exactly, so the gap is s E|z| and the
+    distance to independent fits centred at the s = 1 cells falls to zero as s reaches 1."""
+    idata, _ = known
+    rng = np.random.default_rng(5)
+    post = idata.posterior
+    line = post["log_alpha"].values - post["sigma_cell"].values[..., None] * post["z"].values
+    z_fixed = np.array([-1.0, 0.5, 1.5, -0.2])
+    fits = {}
+    for s in (0.0, 0.5, 1.0):
+        fits[s] = _idata(post["gamma0"].values, post["gamma"].values, np.full(line.shape[:2], s),
+                         np.broadcast_to(z_fixed, line.shape).copy())
+    line_mean = line.mean(axis=(0, 1))
+    independent = {cell: az.from_dict(posterior={"alpha": np.exp(rng.normal(line_mean[j] + z_fixed[j], 0.01, (2, 800)))})
+                   for j, cell in enumerate(CELLS)}
+    estimates, path = pooling_path(fits, independent)
+    assert list(estimates.columns) == CELLS and list(path.index) == [0.0, 0.5, 1.0]
+    np.testing.assert_allclose(path["gap"], [0.0, 0.5 * np.abs(z_fixed).mean(), np.abs(z_fixed).mean()], atol=1e-10)
+    expected_distance = [np.abs((1 - s) * z_fixed).mean() for s in (0.0, 0.5, 1.0)]
+    assert (np.abs(path["distance"] - expected_distance) < 4 * path["distance_mcse"] + 1e-3).all()
+    assert path["distance"].is_monotonic_decreasing and (path["distance_mcse"] > 0).all()
+    np.testing.assert_allclose(log_alpha_by_chain(independent[CELLS[0]]).shape, (2, 800, 1))
+    with pytest.raises(KeyError, match="A__neutral"):
+        pooling_path(fits, {c: f for c, f in independent.items() if c != "A__neutral"})

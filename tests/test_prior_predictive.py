@@ -213,3 +213,24 @@ def test_alpha_prior_quantiles_reduce_to_the_lognormal_without_cell_spread():
     assert np.allclose(q[0.05], np.exp(3.0 - 1.6448536269514722 * sd), rtol=1e-8)
     with pytest.raises(ValueError, match="probs"):
         pp.alpha_prior_quantiles(SEED_DESIGN, priors, (0.5, 1.0))
+
+
+def test_eta_spread_prior_matches_the_closed_form_with_two_consequences():
+    """K = 2, D = 1: eta_r = P(consequence 2) = logistic(d w_r) with d = beta_2 - beta_1 ~ Normal(0, sqrt(2) beta_sd),
+    simulated here directly; the two means of the spread agree within 4 Monte Carlo SEs."""
+    from scipy.special import expit
+
+    from seu_sensitivity.inference.prior_predictive import eta_spread_prior
+
+    w = np.linspace(-2.0, 2.0, 9)[:, None]
+    spread = eta_spread_prior(w, 2, beta_sd=1.5, n_draws=20000, seed=3)
+    d = np.random.default_rng(4).normal(0.0, np.sqrt(2) * 1.5, size=20000)
+    direct = expit(d[:, None] * w[:, 0]).std(axis=1)
+    se = np.hypot(spread.std(), direct.std()) / np.sqrt(20000)
+    assert abs(spread.mean() - direct.mean()) < 4 * se
+    wider = eta_spread_prior(w, 2, beta_sd=3.0, n_draws=20000, seed=3)
+    assert np.median(wider) > np.median(spread)
+    with pytest.raises(ValueError, match="beta_sd"):
+        eta_spread_prior(w, 2, beta_sd=0.0)
+    with pytest.raises(ValueError, match="K must be at least 2"):
+        eta_spread_prior(w, 1, beta_sd=1.0)

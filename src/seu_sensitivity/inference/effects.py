@@ -12,7 +12,9 @@ posterior draws of an ArviZ InferenceData:
   (sigma_cell, posterior against its half-normal prior).
 
 :func:`regression_mean` gives the regression line gamma0 + X_j gamma of every
-cell, draw by draw, from which the cell deviations sigma_cell z_j follow.
+cell, draw by draw, from which the cell deviations sigma_cell z_j follow;
+:func:`pooling_path` follows the cells from that line (sigma_cell held at 0)
+to independent fits as sigma_cell is held at growing values.
 
 >>> import numpy as np, arviz as az
 >>> rng = np.random.default_rng(0)
@@ -36,7 +38,7 @@ import xarray as xr
 from scipy import stats
 
 __all__ = ["draws_of", "tails", "summarise", "regression_summary", "effects_table", "contrast", "regression_mean",
-           "heterogeneity", "prior_pull"]
+           "heterogeneity", "prior_pull", "log_alpha_by_chain", "mean_and_mcse", "regression_gap", "pooling_path"]
 
 
 def draws_of(idata: az.InferenceData, var: str) -> xr.DataArray:
@@ -310,3 +312,90 @@ def prior_pull(median: np.ndarray | float, sd: np.ndarray | float, prior_mu: np.
     w = sd**2 / prior_sd**2
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(w < 1, w / (1 - w) * (prior_mu - median), np.nan)
+
+
+def log_alpha_by_chain(idata: az.InferenceData) -> np.ndarray:
+    """log(alpha_j) with its chains: (chain, draw, cell) of an h_m01 fit, (chain, draw, 1) of an m_01 fit.
+
+    >>> import numpy as np, arviz as az
+    >>> log_alpha_by_chain(az.from_dict(posterior={"alpha": np.full((2, 3), np.e)})).shape
+    (2, 3, 1)
+    """
+    if "log_alpha" in idata.posterior:
+        return idata.posterior["log_alpha"].transpose("chain", "draw", ...).values
+    if "alpha" not in idata.posterior:
+        raise KeyError(f"the posterior has neither log_alpha nor alpha; it has {sorted(idata.posterior.data_vars)}")
+    return np.log(idata.posterior["alpha"].transpose("chain", "draw", ...).values).reshape(
+        idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], -1)
+
+
+def mean_and_mcse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means over (chain, draw) of each trailing entry of ``values``, and their Monte Carlo SEs.
+
+    ``values`` has shape (chain, draw, ...); the standard errors are ArviZ's
+    ``mcse(method="mean")``, which account for autocorrelation within chains.
+
+    >>> import numpy as np
+    >>> means, errors = mean_and_mcse(np.random.default_rng(0).normal(size=(4, 1000, 2)))
+    >>> means.shape, bool((errors > 0.01).all() and (errors < 0.03).all())
+    ((2,), True)
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim < 2:
+        raise ValueError(f"mean_and_mcse: values need (chain, draw, ...) dimensions, got shape {values.shape}")
+    flat = values.reshape(values.shape[0], values.shape[1], -1)
+    errors = np.array([float(az.mcse(flat[..., k], method="mean")) for k in range(flat.shape[2])])
+    return flat.mean(axis=(0, 1)), errors
+
+
+def regression_gap(idata: az.InferenceData) -> np.ndarray:
+    """Mean over cells of |log(alpha_j) - (gamma0 + X_j gamma)|, draw by draw: (chain, draw).
+
+    In h_m01 the gap of cell j is sigma_cell |z_j|: zero under complete
+    pooling, growing as the cells leave the regression line.
+    """
+    by_chain = log_alpha_by_chain(idata)
+    line = regression_mean(idata).values.reshape(by_chain.shape)  # draws_of stacks chain-major
+    return np.abs(by_chain - line).mean(axis=2)
+
+
+def pooling_path(fits: Mapping[float, az.InferenceData],
+                 independent: Mapping[str, az.InferenceData]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A sweep of h_m01 fits with sigma_cell held at the keys of ``fits``, against one m_01 fit per cell.
+
+    Returns ``(estimates, path)``. ``estimates``: the posterior mean of
+    log(alpha_j), one row per sigma_cell and one column per cell. ``path``,
+    one row per sigma_cell: ``distance``, the mean over cells of
+    |h_m01 mean - independent mean|, and ``gap``, the posterior mean of
+    :func:`regression_gap`, each with its Monte Carlo standard error
+    (``distance_mcse`` adds the errors of both fits in quadrature, the
+    chains of the two fits being independent). As sigma_cell grows the gap
+    grows and the distance falls: the cells move from the regression line to
+    their independent estimates. ``independent`` is keyed by cell id and
+    must cover every cell of the sweep.
+    """
+    if not fits:
+        raise ValueError("pooling_path: no fits given")
+    first = next(iter(fits.values()))
+    cells = [str(c) for c in first.posterior["log_alpha"][first.posterior["log_alpha"].dims[-1]].values]
+    missing = [c for c in cells if c not in independent]
+    if missing:
+        raise KeyError(f"pooling_path: no independent fit for cell(s) {', '.join(missing)}")
+    solo = [mean_and_mcse(log_alpha_by_chain(independent[c])) for c in cells]
+    solo_mean = np.array([m[0] for m, _ in solo])
+    solo_mcse = np.array([e[0] for _, e in solo])
+    estimates, rows = {}, {}
+    for sigma, fitted in fits.items():
+        means, errors = mean_and_mcse(log_alpha_by_chain(fitted))
+        if len(means) != len(cells):
+            raise ValueError(f"pooling_path: the fit at sigma_cell = {sigma:g} has {len(means)} cells, "
+                             f"the first has {len(cells)}")
+        gap = regression_gap(fitted)
+        estimates[sigma] = means
+        rows[sigma] = {"distance": float(np.abs(means - solo_mean).mean()),
+                       "distance_mcse": float(np.sqrt(np.sum(errors**2 + solo_mcse**2)) / len(cells)),
+                       "gap": float(gap.mean()),
+                       "gap_mcse": float(az.mcse(gap, method="mean"))}
+    index = pd.Index(list(fits), name="sigma_cell")
+    return (pd.DataFrame(list(estimates.values()), index=index, columns=cells),
+            pd.DataFrame(list(rows.values()), index=index))

@@ -51,6 +51,7 @@ __all__ = [
     "draw_regression_prior",
     "log_alpha_prior_moments",
     "alpha_prior_quantiles",
+    "eta_spread_prior",
     "menu_behaviour",
     "prior_predictive",
     "recovery_table",
@@ -138,6 +139,34 @@ def alpha_prior_quantiles(
         return float(np.exp(optimize.brentq(cdf_gap, mu - 20 * sd.max(), mu + 20 * sd.max(), xtol=1e-12)))
 
     return pd.DataFrame([[quantile(p, v) for p in probs] for v in fixed_variance], index=X.index, columns=probs)
+
+
+def eta_spread_prior(w: np.ndarray, K: int, beta_sd: float, n_draws: int = 4000, seed: Seed = None) -> np.ndarray:
+    """Prior draws of the spread of the expected utilities: the sd of eta over the alternatives.
+
+    beta ~ Normal(0, ``beta_sd``) (K x D) and delta ~ Dirichlet(1) on the
+    features ``w`` (R x D) of one cell. The choices see alpha times this
+    spread, so the belief prior sets the scale on which alpha is read: a
+    wider ``beta_sd`` spreads eta more and lets a smaller alpha explain the
+    same choices.
+
+    >>> import numpy as np
+    >>> w = np.random.default_rng(0).normal(size=(30, 3))
+    >>> narrow, wide = (np.median(eta_spread_prior(w, 3, sd, seed=1)) for sd in (1.0, 2.0))
+    >>> bool(0 < narrow < wide < 0.5)
+    True
+    """
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 2:
+        raise ValueError(f"eta_spread_prior: w must be alternatives x features, got shape {w.shape}")
+    if int(K) < 2:
+        raise ValueError(f"eta_spread_prior: K must be at least 2, got {K}")
+    if not beta_sd > 0:
+        raise ValueError(f"eta_spread_prior: beta_sd must be positive, got {beta_sd}")
+    rng = _rng(seed)
+    beta = rng.normal(0.0, beta_sd, size=(n_draws, int(K), w.shape[1]))
+    delta = rng.dirichlet(np.ones(int(K) - 1), size=n_draws)
+    return expected_utilities(subjective_probabilities(beta, w), utilities(delta)).std(axis=-1)
 
 
 def draw_regression_prior(
