@@ -151,3 +151,10 @@ def test_render_names_missing_extra_packages(monkeypatch, capsys):
     assert command.run(args) == 2
     err = capsys.readouterr().err
     assert "missing nbclient" in err and "seu_sensitivity[render]" in err
+
+
+def test_an_empty_inline_value_fails_the_render_naming_the_expression(tmp_path):
+    """Quarto prints `{python} note` itself where its value is empty; the built-in engine refuses it."""
+    with pytest.raises(RenderError, match=r"index.qmd: inline expression `note` \(line 9\) has an empty value"):
+        render_book(Path(__file__).parent / "fixtures" / "render" / "empty_inline", output_dir=tmp_path,
+                    progress=None, kernel_stderr=None)

@@ -104,7 +104,8 @@ def test_site_check_accepts_a_good_page(tmp_path):
     good = write(tmp_path, "good.html",
                  '<figure id="fig-a"><img src="f.png"></figure><a href="other.html#sec-a">Section 1</a>'
                  '<span class="citation" data-cites="k">(K 2000)</span><div id="ref-k"></div>'
-                 '<pre><code>@fig-in-code is fine</code></pre>')
+                 '<pre><code>@fig-in-code is fine</code></pre>'
+                 '<pre><code>The value is `{python} x`, in a source listing.</code></pre>')
     assert check_page(good) == []
 
 
@@ -117,6 +118,7 @@ def test_site_check_accepts_a_good_page(tmp_path):
     ('<span class="citation" data-cites="nobody">(nobody?)</span>', "citation nobody has no bibliography entry"),
     ('<a href="nowhere.html">x</a>', "link nowhere.html points at a missing file"),
     ('<a href="#sec-gone">x</a>', "link #sec-gone points at a missing anchor"),
+    ("The run.<code>{python} scope_note</code> Then", "inline expression left unevaluated on the page: {python} scope_note"),
 ])
 def test_site_check_finds_each_problem(tmp_path, body, problem):
     problems = check_page(write(tmp_path, "bad.html", body))

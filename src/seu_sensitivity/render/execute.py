@@ -286,7 +286,7 @@ def execute_document(doc: QmdDocument, page_dir: Path, *, quick: bool = False, d
                 run_hidden("quick = True", "injected parameters")
             for block in doc.blocks:
                 if isinstance(block, Markdown):
-                    chunks.append(_substitute_inline(block, run_hidden))
+                    chunks.append(_substitute_inline(block, run_hidden, where))
                     continue
                 cell = block
                 if cell.options.get("eval") is False:
@@ -325,17 +325,24 @@ def execute_document(doc: QmdDocument, page_dir: Path, *, quick: bool = False, d
     return ExecutionResult("\n\n".join(c for c in chunks if c), figures.written, time.perf_counter() - started)
 
 
-def _substitute_inline(block: Markdown, run_hidden) -> str:
-    """Replace each `` `{python} expr` `` in ``block`` by the expression's value, as text."""
+def _substitute_inline(block: Markdown, run_hidden, where: str) -> str:
+    """Replace each `` `{python} expr` `` in ``block`` by the expression's value, as text.
+
+    An empty value is an error: Quarto prints the expression itself in its
+    place, so a sentence that is empty in one mode must be written another way.
+    """
 
     def replace(match: re.Match[str]) -> str:
         line = block.line + block.text.count("\n", 0, match.start())
+        what = f"inline expression `{match.group(1)}` (line {line})"
         # store_history=True: once a cell has shown a matplotlib figure, IPython
         # sends no execute_result for executions without history, and the
         # value would silently vanish from the page
-        outputs = run_hidden(match.group(1), f"inline expression `{match.group(1)}` (line {line})",
-                             store_history=True)
-        return _inline_text(outputs)
+        value = _inline_text(run_hidden(match.group(1), what, store_history=True))
+        if not value.strip():
+            raise RenderError(f"{where}: {what} has an empty value; Quarto would print the expression itself "
+                              "there, so give it a non-empty value (or fold it into a neighbouring expression)")
+        return value
 
     return INLINE_EXPR.sub(replace, block.text)
 

@@ -1,7 +1,8 @@
 """Check a built page: what a reader would see as broken.
 
 Unresolved references (``?@x`` or a bare ``@fig-x`` in the text), raw
-``$$`` math, figures without their image, images or links pointing at
+``$$`` math, an inline expression left as code (Quarto prints
+`` `{python} x` `` itself when the value of ``x`` is empty), figures without their image, images or links pointing at
 missing files or anchors, citations without their bibliography entry.
 Used by the tests, and handy after any build::
 
@@ -29,6 +30,7 @@ class _Page(HTMLParser):
     images: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
+    inline_code: list[str] = field(default_factory=list)
     figure_images: dict[str, list[str]] = field(default_factory=dict)
     stack: list[tuple[str, str]] = field(default_factory=list)
 
@@ -61,8 +63,11 @@ class _Page(HTMLParser):
                 break
 
     def handle_data(self, data: str) -> None:
-        if not any(tag in _SKIP_TEXT for tag, _ in self.stack):
+        tags = [tag for tag, _ in self.stack]
+        if not any(tag in _SKIP_TEXT for tag in tags):
             self.text.append(data)
+        elif tags and tags[-1] == "code" and "pre" not in tags:  # inline code in the prose, not a listing
+            self.inline_code.append(data)
 
 
 def _parse(path: Path) -> _Page:
@@ -86,6 +91,8 @@ def check_page(path: Path | str, _cache: dict[Path, _Page] | None = None) -> lis
         problems.append(f"{name}: bare reference {match} in the text")
     if "$$" in text:
         problems.append(f"{name}: raw $$ math in the text")
+    for code in sorted(set(c.strip() for c in page.inline_code if c.lstrip().startswith("{python}"))):
+        problems.append(f"{name}: inline expression left unevaluated on the page: {code}")
     for fig, images in sorted(page.figure_images.items()):
         if not images:
             problems.append(f"{name}: figure {fig} has no image")
