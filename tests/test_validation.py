@@ -525,6 +525,22 @@ def test_ecdf_band_is_simultaneous_at_its_level():
     assert np.any(np.abs(ecdf_difference(np.zeros(n), L)[1]) > band)
 
 
+def test_ecdf_band_exits_at_a_bonferroni_level_hold_the_family_wise_rate():
+    """Ten calibrated parameters, per-band level 1 - 0.1 / 10: some curve leaves its band in at most
+    about 10% of simulated families (within 4 binomial SEs); ranks piled at L always leave."""
+    from seu_sensitivity.validation import ecdf_band_exits
+
+    n, L, m, a, families = 60, 20, 10, 0.1, 300
+    rng = np.random.default_rng(7)
+    any_exit = [ecdf_band_exits(pd.DataFrame(rng.integers(0, L + 1, (n, m))), L, level=1 - a / m, seed=3).any()
+                for _ in range(families)]
+    assert np.mean(any_exit) < a + 4 * np.sqrt(a * (1 - a) / families)
+    piled = pd.DataFrame({"x": np.full(n, L), "y": rng.integers(0, L + 1, n)})
+    assert ecdf_band_exits(piled, L, level=1 - a / m)["x"]
+    with pytest.raises(ValueError, match="level"):
+        ecdf_difference_band(n, L, level=1.0)
+
+
 def test_sbc_ranks_table_skips_failed_records():
     records = [_record(0, {"x": {"rank": 3}}), {"rep": 1, "status": "failed"}, _record(2, {"x": {"rank": 5}})]
     table = sbc_ranks(records)

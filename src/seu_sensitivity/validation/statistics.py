@@ -288,7 +288,8 @@ def ecdf_difference(ranks: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
     return z, ecdf - z
 
 
-def ecdf_difference_band(n: int, L: int, *, level: float = 0.95, n_sim: int = 2000, seed: int = 0) -> np.ndarray:
+def ecdf_difference_band(n: int, L: int, *, level: float = 0.95, n_sim: int | None = None,
+                         seed: int = 0) -> np.ndarray:
     """Half-width of a simultaneous ``level`` band for the ECDF difference of ``n`` uniform ranks.
 
     By simulation: draw ``n`` ranks uniform on 0..L, ``n_sim`` times, and take the
@@ -296,8 +297,15 @@ def ecdf_difference_band(n: int, L: int, *, level: float = 0.95, n_sim: int = 20
     the pointwise binomial sd sqrt(z (1 - z) / n) so the band is narrow at the
     ends and wide in the middle (as in Säilynoja et al. 2022). Returns the
     half-width at each z of :func:`ecdf_difference`; the whole curve of a
-    calibrated model stays inside with probability ``level``.
+    calibrated model stays inside with probability ``level``. ``n_sim``
+    defaults to enough simulations to leave about 20 beyond the quantile
+    (at least 2000), so a band for a Bonferroni level such as 0.999 is not
+    set by one or two extreme draws.
     """
+    if not 0 < level < 1:
+        raise ValueError(f"ecdf_difference_band: level must lie in (0, 1), got {level}")
+    if n_sim is None:
+        n_sim = max(2000, int(np.ceil(20 / (1 - level))))
     rng = np.random.default_rng(seed)
     z = np.arange(1, L + 2) / (L + 1)
     sd = np.sqrt(np.maximum(z * (1 - z), 1e-12) / n)
@@ -310,6 +318,30 @@ def ecdf_difference_band(n: int, L: int, *, level: float = 0.95, n_sim: int = 20
     band = crit * sd
     band[-1] = 0.0
     return band
+
+
+def ecdf_band_exits(ranks: pd.DataFrame, L: int, *, level: float = 0.95, seed: int = 0) -> pd.Series:
+    """Whether each parameter's ECDF difference leaves the simultaneous ``level`` band.
+
+    ``ranks`` has one column of SBC ranks (0..L) per parameter, as
+    :func:`sbc_ranks` gives them; the band is :func:`ecdf_difference_band` for
+    their number of replications. For a family of m parameters, ``level`` =
+    1 - a / m keeps the chance that any calibrated curve leaves its band at
+    most a (Bonferroni).
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ranks = pd.DataFrame({"uniform": rng.integers(0, 101, 200), "piled": np.full(200, 100)})
+    >>> ecdf_band_exits(ranks, 100, level=0.99).to_dict()
+    {'uniform': False, 'piled': True}
+    """
+    exits = {}
+    bands: dict[int, np.ndarray] = {}
+    for name in ranks.columns:
+        r = ranks[name].dropna().to_numpy()
+        band = bands.setdefault(len(r), ecdf_difference_band(len(r), L, level=level, seed=seed))
+        exits[name] = bool(np.any(np.abs(ecdf_difference(r, L)[1]) > band + 1e-12))
+    return pd.Series(exits, name="leaves band")
 
 
 def flag_counts(runs: Mapping[str, Records]) -> pd.DataFrame:
